@@ -1,0 +1,226 @@
+public import Foundation
+public import Logging
+public import MailCore
+
+/// One login attempt as every protocol presents it.
+public struct LoginAttempt: Sendable, CustomStringConvertible {
+    public let login: String
+    public let password: String
+    /// The client's IP address (no port): the throttling key.
+    public let remoteAddress: String
+    /// `imap`, `pop3`, `submission`, … for the log line.
+    public let service: String
+    /// The connection's session ID, which the client also sees, for the log line.
+    public let session: String
+
+    public init(login: String, password: String, remoteAddress: String, service: String, session: String = "-") {
+        self.login = login
+        self.password = password
+        self.remoteAddress = remoteAddress
+        self.service = service
+        self.session = session
+    }
+
+    /// Redacted: the password never reaches a log.
+    public var description: String { "LoginAttempt(login: \(login), remote: \(remoteAddress), service: \(service))" }
+}
+
+/// The answer to a login attempt. The protocols map it to their own wire replies;
+/// none of them tells the client whether the user exists.
+public enum AuthenticationResult: Sendable, Equatable {
+    case success(MailAddress)
+    /// Wrong user or wrong password (indistinguishable to the client).
+    case failure
+    /// Too many recent failures from this client or for this account: refused without
+    /// checking the password (SMTP `454 4.7.0`, IMAP `NO [UNAVAILABLE]`,
+    /// POP3 `-ERR [SYS/TEMP]`, or `[LOGIN-DELAY]`).
+    case throttled
+    /// The user database could not be read.
+    case temporaryFailure
+}
+
+/// The one place every protocol logs in through: looks the account up, verifies the
+/// password off the caller's thread, throttles failures, and logs the outcome.
+///
+/// Throttling (see `ThrottlePolicy`):
+/// - each failure is answered after a delay that doubles with the recent failures of
+///   that client IP or that account (whichever is higher), up to a cap;
+/// - past a number of recent failures per client IP, or per account, attempts are
+///   refused (`.throttled`) without the password being checked — a right guess during
+///   the refusal does not get in;
+/// - a success never clears the per-IP count, so an attacker with an account of their
+///   own cannot log into it between guesses to reset the throttle. It clears that
+///   account's count and marks the (account, IP) pair as known, so that an attacker
+///   elsewhere cannot lock the real user out from an address they have used before.
+public actor Authenticator {
+    private let directory: any AccountDirectory
+    private let policy: ThrottlePolicy
+    private let clock: any AuthenticationClock
+    private let logger: Logger
+    private var failuresByAddress: [String: FailureRecord] = [:]
+    private var failuresByAccount: [String: FailureRecord] = [:]
+    private var knownPairs: [String: ContinuousClock.Instant] = [:]
+    /// Verified against when the user does not exist, so that a missing user costs as
+    /// much as a wrong password (no user enumeration by timing).
+    private let dummyHash: PasswordHash
+
+    public init(
+        directory: any AccountDirectory,
+        policy: ThrottlePolicy = ThrottlePolicy(),
+        clock: any AuthenticationClock = SystemAuthenticationClock(),
+        logger: Logger = Logger(label: "tsubame.auth")
+    ) {
+        self.directory = directory
+        self.policy = policy
+        self.clock = clock
+        self.logger = logger
+        self.dummyHash =
+            (try? PasswordHash.make("tsubame-dummy-password", algorithm: .sha512Crypt))
+            ?? PasswordHash(scheme: .init(algorithm: .plain), encoded: "")
+    }
+
+    public func authenticate(_ attempt: LoginAttempt) async -> AuthenticationResult {
+        let now = clock.now
+        prune(now: now)
+        let ipKey = attempt.remoteAddress
+        let accountKey = MailAddress(attempt.login)?.canonical ?? attempt.login.lowercased()
+        let pairKey = accountKey + "\u{0}" + ipKey
+        let isKnownPair = knownPairs[pairKey].map { now < $0 } ?? false
+
+        let ipFailures = recentCount(failuresByAddress[ipKey], now: now)
+        let accountFailures = recentCount(failuresByAccount[accountKey], now: now)
+        if ipFailures >= policy.refuseAfterFailuresPerAddress
+            || (!isKnownPair && accountFailures >= policy.refuseAfterFailuresPerAccount)
+        {
+            log(.notice, "login refused (throttled)", attempt, reason: "too many recent failures")
+            return .throttled
+        }
+
+        let account: Account?
+        do {
+            account = try await directory.account(login: attempt.login)
+        } catch {
+            log(.error, "login failed (user database unavailable)", attempt, reason: error.description)
+            return .temporaryFailure
+        }
+        let hash = account?.passwordHash ?? dummyHash
+        let password = attempt.password
+        let matches = await Self.verifyOffThread(hash, password)
+
+        if let account, matches {
+            failuresByAccount[accountKey] = nil
+            knownPairs[pairKey] = clock.now.advanced(by: policy.knownPairLifetime)
+            log(.info, "login", attempt, reason: nil, user: account.address.canonical)
+            return .success(account.address)
+        }
+
+        let later = clock.now
+        let ipCount = record(&failuresByAddress, ipKey, at: later)
+        let accountCount = record(&failuresByAccount, accountKey, at: later)
+        log(.notice, "login failed", attempt, reason: account == nil ? "unknown user" : "wrong password")
+        let delay = policy.delay(afterFailures: max(ipCount, accountCount))
+        if delay > .zero { try? await clock.sleep(for: delay) }
+        return .failure
+    }
+
+    /// How many failures are currently counted for a client IP (for tests and status).
+    public func recentFailures(address: String) -> Int {
+        recentCount(failuresByAddress[address], now: clock.now)
+    }
+
+    // MARK: - Private
+
+    private struct FailureRecord {
+        var times: [ContinuousClock.Instant] = []
+    }
+
+    private func recentCount(_ record: FailureRecord?, now: ContinuousClock.Instant) -> Int {
+        guard let record else { return 0 }
+        return record.times.reduce(0) { $0 + (now - $1 < policy.window ? 1 : 0) }
+    }
+
+    private func record(_ table: inout [String: FailureRecord], _ key: String, at now: ContinuousClock.Instant) -> Int {
+        var entry = table[key] ?? FailureRecord()
+        entry.times.removeAll { now - $0 >= policy.window }
+        entry.times.append(now)
+        // Only the newest failures matter for the decision; keep the record bounded.
+        if entry.times.count > policy.maximumRecordedFailures { entry.times.removeFirst() }
+        table[key] = entry
+        return entry.times.count
+    }
+
+    /// Drops expired records once the tables grow, so memory is bounded by the number
+    /// of distinct attackers within one window.
+    private func prune(now: ContinuousClock.Instant) {
+        if failuresByAddress.count + failuresByAccount.count > policy.pruneThreshold {
+            failuresByAddress = failuresByAddress.filter { recentCount($0.value, now: now) > 0 }
+            failuresByAccount = failuresByAccount.filter { recentCount($0.value, now: now) > 0 }
+        }
+        if knownPairs.count > policy.pruneThreshold {
+            knownPairs = knownPairs.filter { now < $0.value }
+        }
+    }
+
+    private func log(
+        _ level: Logger.Level, _ message: String, _ attempt: LoginAttempt, reason: String?, user: String? = nil
+    ) {
+        var metadata: Logger.Metadata = [
+            "session": "\(attempt.session)", "remote": "\(attempt.remoteAddress)",
+            "service": "\(attempt.service)", "user": "\(user ?? attempt.login)",
+        ]
+        if let reason { metadata["reason"] = "\(reason)" }
+        logger.log(level: level, "\(message)", metadata: metadata)
+    }
+
+    private static func verifyOffThread(_ hash: PasswordHash, _ password: String) async -> Bool {
+        // Argon2 and bcrypt take tens of milliseconds of CPU: keep them off both the
+        // event loops and the cooperative pool.
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async {
+                continuation.resume(returning: hash.verify(password))
+            }
+        }
+    }
+}
+
+/// Failed-login throttling settings (`[auth]` in the configuration).
+public struct ThrottlePolicy: Sendable {
+    /// Failures older than this are forgotten.
+    public var window: Duration = .seconds(15 * 60)
+    /// Delay before answering the first failure; doubles with each further one.
+    public var initialDelay: Duration = .milliseconds(500)
+    public var maximumDelay: Duration = .seconds(8)
+    /// Refuse further attempts from a client IP with this many recent failures.
+    public var refuseAfterFailuresPerAddress = 20
+    /// Refuse further attempts on an account with this many recent failures, except
+    /// from addresses that logged into it successfully before.
+    public var refuseAfterFailuresPerAccount = 10
+    /// How long a successful (account, IP) pair stays exempt from the account refusal.
+    public var knownPairLifetime: Duration = .seconds(7 * 24 * 3600)
+    var maximumRecordedFailures = 64
+    var pruneThreshold = 10_000
+
+    public init() {}
+
+    public func delay(afterFailures count: Int) -> Duration {
+        guard count > 0 else { return .zero }
+        var delay = initialDelay
+        for _ in 1..<min(count, 32) {
+            delay = delay * 2
+            if delay >= maximumDelay { return maximumDelay }
+        }
+        return min(delay, maximumDelay)
+    }
+}
+
+/// The time source the authenticator reads and sleeps on; tests inject their own.
+public protocol AuthenticationClock: Sendable {
+    var now: ContinuousClock.Instant { get }
+    func sleep(for duration: Duration) async throws
+}
+
+public struct SystemAuthenticationClock: AuthenticationClock {
+    public init() {}
+    public var now: ContinuousClock.Instant { ContinuousClock.now }
+    public func sleep(for duration: Duration) async throws { try await Task.sleep(for: duration) }
+}

@@ -1,0 +1,211 @@
+public import Logging
+public import NIOCore
+public import NIOSSL
+import NIOTLS
+
+/// Drives one `LineSession`: frames input into lines, performs the session's actions,
+/// and owns the STARTTLS switch.
+///
+/// Framing: a line ends at LF (a preceding CR is dropped). At most
+/// `maximumLineLength` octets are buffered for one line; past that the session hears
+/// `lineTooLong()` once and the rest of that line is skipped as it arrives.
+///
+/// While a `.run` action is in flight, reading stops (`autoRead` off), so a client that
+/// pipelines cannot make the server buffer without bound.
+///
+/// STARTTLS: when the session returns `.startTLS`, the reply already sent is flushed
+/// to the socket first, then `NIOSSLServerHandler` is added at the front of the
+/// pipeline in the same event-loop turn, and every byte received after the command line
+/// is dropped. Plaintext a client pipelined behind STARTTLS therefore never runs as a
+/// command, before or after the handshake (RFC 3207 §4.2, CVE-2011-0411).
+public final class LineSessionHandler<Session: LineSession>: ChannelDuplexHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
+
+    private var session: Session
+    private let context: ConnectionContext
+    private let maximumLineLength: Int
+    private let tlsContext: NIOSSLContext?
+    private let logger: Logger
+    private var buffer = ByteBuffer()
+    private var isSkippingLongLine = false
+    private var isBusy = false
+    private var isClosing = false
+    private var isUpgrading = false
+    private var channelContext: ChannelHandlerContext?
+
+    public init(
+        session: Session, context: ConnectionContext, maximumLineLength: Int, tlsContext: NIOSSLContext?,
+        logger: Logger
+    ) {
+        self.session = session
+        self.context = context
+        self.maximumLineLength = maximumLineLength
+        self.tlsContext = tlsContext
+        self.logger = logger
+    }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        channelContext = context
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        channelContext = nil
+    }
+
+    public func channelActive(context: ChannelHandlerContext) {
+        perform(session.start(), context: context)
+        context.fireChannelActive()
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !isClosing else { return }
+        var incoming = unwrapInboundIn(data)
+        buffer.writeBuffer(&incoming)
+        processBuffer(context: context)
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let tlsEvent = event as? TLSUserEvent, case .handshakeCompleted = tlsEvent, isUpgrading {
+            isUpgrading = false
+            let version = tlsVersion(context: context)
+            perform(session.tlsEstablished(TLSInfo(version: version)), context: context)
+        } else if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            perform(session.idleTimeout(), context: context)
+        } else if event is ServerShutdownEvent {
+            perform(session.shutdown(), context: context)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // TLS failures, resets: nothing useful can be said to the peer.
+        logger.debug("connection error", metadata: ["session": "\(self.context.sessionID)", "error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    // MARK: - Framing
+
+    private func processBuffer(context: ChannelHandlerContext) {
+        while !isBusy && !isClosing && !isUpgrading {
+            guard let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else {
+                if buffer.readableBytes > maximumLineLength {
+                    buffer.clear()
+                    if !isSkippingLongLine {
+                        isSkippingLongLine = true
+                        perform(session.lineTooLong(), context: context)
+                    }
+                }
+                break
+            }
+            let length = newline - buffer.readerIndex
+            guard var line = buffer.readSlice(length: length) else { break }
+            buffer.moveReaderIndex(forwardBy: 1)
+            if isSkippingLongLine {
+                // The tail of an over-long line: drop it, the session was told already.
+                isSkippingLongLine = false
+                continue
+            }
+            if line.readableBytes > maximumLineLength {
+                perform(session.lineTooLong(), context: context)
+                continue
+            }
+            if line.readableBytesView.last == UInt8(ascii: "\r") {
+                line.moveWriterIndex(to: line.writerIndex - 1)
+            }
+            perform(session.receive(line: line), context: context)
+        }
+        if buffer.readableBytes == 0 {
+            buffer.clear()
+        } else if buffer.readerIndex > 4096 {
+            buffer.discardReadBytes()
+        }
+    }
+
+    // MARK: - Actions
+
+    private func perform(_ actions: [SessionAction<Session.Event>], context: ChannelHandlerContext) {
+        var wrote = false
+        for action in actions {
+            guard !isClosing else { return }
+            switch action {
+            case .send(let bytes):
+                context.write(wrapOutboundOut(bytes), promise: nil)
+                wrote = true
+            case .startTLS:
+                context.flush()
+                wrote = false
+                startTLS(context: context)
+            case .run(let work):
+                if wrote {
+                    context.flush()
+                    wrote = false
+                }
+                run(work, context: context)
+            case .close:
+                isClosing = true
+                buffer.clear()
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: nil)
+                context.close(promise: nil)
+                return
+            }
+        }
+        if wrote { context.flush() }
+    }
+
+    private func startTLS(context: ChannelHandlerContext) {
+        guard let tlsContext else {
+            logger.error("session asked for STARTTLS without a TLS context", metadata: ["session": "\(self.context.sessionID)"])
+            isClosing = true
+            context.close(promise: nil)
+            return
+        }
+        // Whatever the client sent after the STARTTLS line is plaintext injection.
+        buffer.clear()
+        isSkippingLongLine = false
+        isUpgrading = true
+        do {
+            try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext), position: .first)
+        } catch {
+            isClosing = true
+            context.close(promise: nil)
+        }
+    }
+
+    private func run(_ work: @escaping @Sendable () async -> Session.Event, context: ChannelHandlerContext) {
+        isBusy = true
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        let loop = context.eventLoop
+        let promise = loop.makePromise(of: Session.Event.self)
+        promise.completeWithTask { await work() }
+        promise.futureResult.assumeIsolated().whenSuccess { [self] event in
+            guard let context = self.channelContext else { return }
+            self.isBusy = false
+            self.perform(self.session.complete(event), context: context)
+            guard !self.isClosing else { return }
+            context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+            self.processBuffer(context: context)
+        }
+    }
+
+    private func tlsVersion(context: ChannelHandlerContext) -> String {
+        guard let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
+            let version = handler.tlsVersion
+        else { return "TLS" }
+        switch version {
+        case .tlsv13: return "TLSv1.3"
+        case .tlsv12: return "TLSv1.2"
+        default: return "\(version)"
+        }
+    }
+}
+
+@available(*, unavailable)
+extension LineSessionHandler: Sendable {}
+
+/// Sent down every live connection's pipeline when the server begins to shut down.
+public struct ServerShutdownEvent: Sendable {
+    public init() {}
+}
