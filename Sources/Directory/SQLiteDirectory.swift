@@ -25,6 +25,8 @@ public final class SQLiteDirectory: AccountDirectory {
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             try Self.migrator.migrate(pool)
+            // Password hashes are secrets: owner-only, like Dovecot's passwd-file advice.
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
         } catch {
             throw DirectoryError(.storage, "cannot open the directory database \(path): \(error)")
         }

@@ -1,0 +1,153 @@
+import Foundation
+public import ServerSupport
+
+/// The whole server configuration: one TOML file, every setting with a default.
+///
+/// The reference for operators is docs/configuration.md; keep both in step (the
+/// `configurationKeysAreDocumented` test checks that every key appears there).
+public struct Configuration: Sendable, Equatable {
+    /// `hostname`: the name in greetings, `Received:` headers and the self-signed
+    /// certificate. Default: the machine's host name.
+    public var hostname: String = Configuration.systemHostname()
+    public var listen = Listen()
+    public var tls = TLS()
+    public var auth = Auth()
+    public var limits = Limits()
+    public var log = Log()
+
+    public init() {}
+
+    /// `[listen]`: one `"address:port"` per service (`"[::1]:143"` for IPv6); `""`
+    /// disables it. Defaults: DESIGN.md §5, the seed's protocol table.
+    public struct Listen: Sendable, Equatable {
+        public var smtp: ListenAddress? = ListenAddress(host: "0.0.0.0", port: 25)
+        public var submission: ListenAddress? = ListenAddress(host: "0.0.0.0", port: 587)
+        public var submissions: ListenAddress? = ListenAddress(host: "0.0.0.0", port: 465)
+        public var imap: ListenAddress? = ListenAddress(host: "0.0.0.0", port: 143)
+        public var imaps: ListenAddress? = ListenAddress(host: "0.0.0.0", port: 993)
+        public var pop3: ListenAddress? = ListenAddress(host: "0.0.0.0", port: 110)
+        public var pop3s: ListenAddress? = ListenAddress(host: "0.0.0.0", port: 995)
+
+        public init() {}
+
+        /// Every service with its address, in the order of the seed's table.
+        public var services: [(service: ServiceKind, address: ListenAddress?)] {
+            [
+                (.smtp, smtp), (.submission, submission), (.submissions, submissions), (.imap, imap),
+                (.imaps, imaps), (.pop3, pop3), (.pop3s, pop3s),
+            ]
+        }
+    }
+
+    /// `[tls]`: PEM files. When both are unset, a self-signed certificate for
+    /// `hostname` is made on first start at `<data>/tls/cert.pem` and `key.pem`.
+    public struct TLS: Sendable, Equatable {
+        public var certificate: String?
+        public var key: String?
+
+        public init() {}
+    }
+
+    /// `[auth]`
+    public struct Auth: Sendable, Equatable {
+        /// `allow_plaintext`: accept passwords on connections without TLS. Default
+        /// false: LOGIN/AUTH/USER are refused until STARTTLS (Dovecot's
+        /// `disable_plaintext_auth = yes`, Postfix's `smtpd_tls_auth_only = yes`).
+        public var allowPlaintext = false
+        /// `failure_window`: how long a failed login counts against its IP and account.
+        public var failureWindow: Duration = .seconds(900)
+        /// `failure_delay`: delay before answering the first failure; doubles per failure.
+        public var failureDelay: Duration = .milliseconds(500)
+        /// `max_failure_delay`: the cap of that delay.
+        public var maximumFailureDelay: Duration = .seconds(8)
+        /// `max_failures_per_ip`: failures in the window after which an IP is refused.
+        public var maximumFailuresPerAddress = 20
+        /// `max_failures_per_account`: failures in the window after which an account
+        /// refuses logins from addresses it has not seen succeed.
+        public var maximumFailuresPerAccount = 10
+
+        public init() {}
+    }
+
+    /// `[limits]`
+    public struct Limits: Sendable, Equatable {
+        /// `max_connections`: per listener.
+        public var maximumConnections = 10_000
+        /// `max_connections_per_ip`: per listener and client IP.
+        public var maximumConnectionsPerAddress = 50
+        /// `max_line_length`: longest command line, in octets without CRLF.
+        public var maximumLineLength = 8192
+        /// `smtp_idle_timeout`: RFC 5321 §4.5.3.2.7 asks at least 5 minutes.
+        public var smtpIdleTimeout: Duration = .seconds(300)
+        /// `imap_idle_timeout`: RFC 9051 §5.4 asks at least 30 minutes.
+        public var imapIdleTimeout: Duration = .seconds(1800)
+        /// `pop3_idle_timeout`: RFC 1939 §3 asks at least 10 minutes.
+        public var pop3IdleTimeout: Duration = .seconds(600)
+        /// `shutdown_grace`: on SIGTERM, how long sessions may finish their work.
+        public var shutdownGrace: Duration = .seconds(30)
+
+        public init() {}
+    }
+
+    /// `[log]`
+    public struct Log: Sendable, Equatable {
+        /// `level`: trace, debug, info, notice, warning, error, critical.
+        public var level = "info"
+
+        public init() {}
+    }
+
+    static func systemHostname() -> String {
+        let name = ProcessInfo.processInfo.hostName
+        return name.isEmpty ? "localhost" : name.lowercased()
+    }
+}
+
+/// The seven services of DESIGN.md §5.
+public enum ServiceKind: String, Sendable, CaseIterable {
+    case smtp, submission, submissions, imap, imaps, pop3, pop3s
+
+    public var tlsMode: TLSMode {
+        switch self {
+        case .submissions, .imaps, .pop3s: return .implicit
+        case .smtp, .submission, .imap, .pop3: return .startTLS
+        }
+    }
+}
+
+/// `"address:port"` from `[listen]`.
+public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Reads `1.2.3.4:25`, `[::1]:25`, `localhost:25` or `:25` (all IPv4 addresses).
+    public init?(parsing text: String) {
+        var host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
+                return nil
+            }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+            guard host.contains(":") else { return nil }
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+            if host.contains(":") { return nil }  // IPv6 needs brackets
+        }
+        if host.isEmpty { host = "0.0.0.0" }
+        guard let port = Int(portText), (0...65535).contains(port), !host.contains(where: \.isWhitespace) else {
+            return nil
+        }
+        self.init(host: String(host), port: port)
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}

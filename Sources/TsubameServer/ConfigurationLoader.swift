@@ -1,0 +1,299 @@
+public import Foundation
+import TOMLKit
+
+/// Reads the TOML configuration file into a `Configuration`, checking every key.
+///
+/// Errors name the file, the line and the key: `tsubame.toml:7: [listen] smtp: …`.
+/// All problems in a file are reported together, not just the first.
+public enum ConfigurationLoader {
+    /// Loads `path`. A missing file is not an error when `mustExist` is false: every
+    /// setting then has its default (the embedded configuration).
+    public static func load(path: String, mustExist: Bool = false) throws(ConfigurationError) -> Configuration {
+        guard FileManager.default.fileExists(atPath: path) else {
+            if mustExist {
+                throw ConfigurationError([.init(file: path, line: nil, key: nil, message: "file not found")])
+            }
+            return Configuration()
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError([.init(file: path, line: nil, key: nil, message: "cannot read the file")])
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError([.init(file: path, line: nil, key: nil, message: "not valid UTF-8")])
+        }
+        return try parse(text, file: path)
+    }
+
+    /// Parses configuration text; `file` is only used in error messages.
+    public static func parse(_ text: String, file: String) throws(ConfigurationError) -> Configuration {
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigurationError([
+                .init(file: file, line: error.source.begin.line, key: nil, message: "TOML syntax: \(error.description)")
+            ])
+        } catch {
+            throw ConfigurationError([.init(file: file, line: nil, key: nil, message: "TOML syntax: \(error)")])
+        }
+        let reader = ConfigurationReader(root: root, text: text, file: file)
+        var configuration = Configuration()
+        reader.read(&configuration)
+        if !reader.problems.isEmpty { throw ConfigurationError(reader.problems) }
+        return configuration
+    }
+}
+
+/// One or more problems in a configuration file.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public struct Problem: Sendable, Equatable, CustomStringConvertible {
+        public let file: String
+        public let line: Int?
+        /// `[table] key`, or `key` at the top level.
+        public let key: String?
+        public let message: String
+
+        public var description: String {
+            var text = file
+            if let line { text += ":\(line)" }
+            text += ": "
+            if let key { text += "\(key): " }
+            return text + message
+        }
+    }
+
+    public let problems: [Problem]
+
+    public init(_ problems: [Problem]) { self.problems = problems }
+
+    public var description: String { problems.map(\.description).joined(separator: "\n") }
+}
+
+/// Walks the parsed TOML tables, filling a `Configuration` and recording problems.
+///
+/// TOMLKit gives source positions for syntax errors only, so `KeyLocator` finds the
+/// line of a key in the text itself.
+final class ConfigurationReader {
+    private let root: TOMLTable
+    private let locator: KeyLocator
+    private let file: String
+    private(set) var problems: [ConfigurationError.Problem] = []
+
+    init(root: TOMLTable, text: String, file: String) {
+        self.root = root
+        self.locator = KeyLocator(text: text)
+        self.file = file
+    }
+
+    func read(_ configuration: inout Configuration) {
+        var section = Section(reader: self, table: root, name: nil)
+        section.string("hostname") { value in
+            guard let domain = MailAddressDomain.validate(value) else { return "not a valid host name" }
+            configuration.hostname = domain
+            return nil
+        }
+        if let listen = section.table("listen") {
+            var listen = listen
+            func address(_ key: String, _ assign: (ListenAddress?) -> Void) {
+                listen.string(key) { value in
+                    if value.isEmpty {
+                        assign(nil)
+                        return nil
+                    }
+                    guard let parsed = ListenAddress(parsing: value) else {
+                        return "expected \"address:port\" (e.g. \"0.0.0.0:25\", \"[::1]:25\") or \"\" to disable"
+                    }
+                    assign(parsed)
+                    return nil
+                }
+            }
+            address("smtp") { configuration.listen.smtp = $0 }
+            address("submission") { configuration.listen.submission = $0 }
+            address("submissions") { configuration.listen.submissions = $0 }
+            address("imap") { configuration.listen.imap = $0 }
+            address("imaps") { configuration.listen.imaps = $0 }
+            address("pop3") { configuration.listen.pop3 = $0 }
+            address("pop3s") { configuration.listen.pop3s = $0 }
+            listen.finish()
+        }
+        if var tls = section.table("tls") {
+            tls.string("certificate") { configuration.tls.certificate = $0; return nil }
+            tls.string("key") { configuration.tls.key = $0; return nil }
+            tls.finish()
+            if (configuration.tls.certificate == nil) != (configuration.tls.key == nil) {
+                let missing = configuration.tls.certificate == nil ? "certificate" : "key"
+                problem(table: "tls", key: missing, "set both certificate and key, or neither (self-signed)")
+            }
+        }
+        if var auth = section.table("auth") {
+            auth.bool("allow_plaintext") { configuration.auth.allowPlaintext = $0 }
+            auth.duration("failure_window") { configuration.auth.failureWindow = $0 }
+            auth.duration("failure_delay") { configuration.auth.failureDelay = $0 }
+            auth.duration("max_failure_delay") { configuration.auth.maximumFailureDelay = $0 }
+            auth.integer("max_failures_per_ip", 1...1_000_000) { configuration.auth.maximumFailuresPerAddress = $0 }
+            auth.integer("max_failures_per_account", 1...1_000_000) { configuration.auth.maximumFailuresPerAccount = $0 }
+            auth.finish()
+        }
+        if var limits = section.table("limits") {
+            limits.integer("max_connections", 1...1_000_000) { configuration.limits.maximumConnections = $0 }
+            limits.integer("max_connections_per_ip", 1...1_000_000) {
+                configuration.limits.maximumConnectionsPerAddress = $0
+            }
+            // 512 is SMTP's minimum command line (RFC 5321 §4.5.3.1.4); IMAP needs more.
+            limits.integer("max_line_length", 512...1_048_576) { configuration.limits.maximumLineLength = $0 }
+            limits.duration("smtp_idle_timeout") { configuration.limits.smtpIdleTimeout = $0 }
+            limits.duration("imap_idle_timeout") { configuration.limits.imapIdleTimeout = $0 }
+            limits.duration("pop3_idle_timeout") { configuration.limits.pop3IdleTimeout = $0 }
+            limits.duration("shutdown_grace") { configuration.limits.shutdownGrace = $0 }
+            limits.finish()
+        }
+        if var log = section.table("log") {
+            log.string("level") { value in
+                let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+                guard levels.contains(value.lowercased()) else { return "expected one of \(levels.joined(separator: ", "))" }
+                configuration.log.level = value.lowercased()
+                return nil
+            }
+            log.finish()
+        }
+        section.finish()
+    }
+
+    fileprivate func problem(table: String?, key: String?, _ message: String) {
+        let line = key.map { locator.line(table: table, key: $0) } ?? table.flatMap { locator.headerLine($0) }
+        let name: String?
+        switch (table, key) {
+        case (let table?, let key?): name = "[\(table)] \(key)"
+        case (nil, let key?): name = key
+        case (let table?, nil): name = "[\(table)]"
+        case (nil, nil): name = nil
+        }
+        problems.append(.init(file: file, line: line, key: name, message: message))
+    }
+
+    /// One TOML table being read; remembers which keys were used so that the rest can
+    /// be reported as unknown.
+    fileprivate struct Section {
+        let reader: ConfigurationReader
+        let table: TOMLTable
+        let name: String?
+        var used: Set<String> = []
+
+        mutating func value(_ key: String) -> (any TOMLValueConvertible)? {
+            used.insert(key)
+            return table[key]
+        }
+
+        /// `assign` returns an error message for an invalid value, or nil.
+        mutating func string(_ key: String, _ assign: (String) -> String?) {
+            guard let value = value(key) else { return }
+            guard let text = value.string else { return reader.problem(table: name, key: key, "expected a string") }
+            if let message = assign(text) { reader.problem(table: name, key: key, message) }
+        }
+
+        mutating func bool(_ key: String, _ assign: (Bool) -> Void) {
+            guard let value = value(key) else { return }
+            guard let flag = value.bool else { return reader.problem(table: name, key: key, "expected true or false") }
+            assign(flag)
+        }
+
+        mutating func integer(_ key: String, _ range: ClosedRange<Int>, _ assign: (Int) -> Void) {
+            guard let value = value(key) else { return }
+            guard let number = value.int else { return reader.problem(table: name, key: key, "expected an integer") }
+            guard range.contains(number) else {
+                return reader.problem(table: name, key: key, "must be between \(range.lowerBound) and \(range.upperBound)")
+            }
+            assign(number)
+        }
+
+        /// Seconds as an integer, or a string with a unit: `"500ms"`, `"30s"`, `"5m"`, `"2h"`, `"1d"`.
+        mutating func duration(_ key: String, _ assign: (Duration) -> Void) {
+            guard let value = value(key) else { return }
+            if let seconds = value.int, seconds >= 0 {
+                return assign(.seconds(seconds))
+            }
+            if let text = value.string, let duration = Self.parseDuration(text) {
+                return assign(duration)
+            }
+            reader.problem(table: name, key: key, "expected a duration: seconds, or a string like \"500ms\", \"30s\", \"5m\", \"2h\"")
+        }
+
+        static func parseDuration(_ text: String) -> Duration? {
+            let units: [(String, Duration)] = [
+                ("ms", .milliseconds(1)), ("s", .seconds(1)), ("m", .seconds(60)), ("h", .seconds(3600)),
+                ("d", .seconds(86400)),
+            ]
+            let trimmed = text.trimmingCharacters(in: .whitespaces)
+            for (suffix, unit) in units where trimmed.hasSuffix(suffix) {
+                let number = trimmed.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)
+                if let count = Int(number), count >= 0, count <= 10_000_000 { return unit * count }
+            }
+            return nil
+        }
+
+        mutating func table(_ key: String) -> Section? {
+            guard let value = value(key) else { return nil }
+            guard let table = value.table else {
+                reader.problem(table: nil, key: key, "expected a table ([\(key)])")
+                return nil
+            }
+            return Section(reader: reader, table: table, name: key)
+        }
+
+        func finish() {
+            for key in table.keys.sorted() where !used.contains(key) {
+                reader.problem(table: name, key: key, "unknown key")
+            }
+        }
+    }
+}
+
+/// Finds the line of `key` inside `[table]` in TOML text. Handles bare and quoted
+/// keys and `[table]` headers; for keys it cannot find (inline tables, dotted keys)
+/// it falls back to the table's header line.
+struct KeyLocator {
+    private struct Entry {
+        let table: String?
+        let key: String
+        let line: Int
+    }
+
+    private var entries: [Entry] = []
+    private var headers: [String: Int] = [:]
+
+    init(text: String) {
+        var table: String? = nil
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            let number = index + 1
+            if line.hasPrefix("["), !line.hasPrefix("[["), let close = line.firstIndex(of: "]") {
+                let name = line[line.index(after: line.startIndex)..<close].trimmingCharacters(in: .whitespaces)
+                table = Self.unquote(name)
+                headers[table ?? ""] = number
+                continue
+            }
+            guard let equals = line.firstIndex(of: "="), !line.hasPrefix("#") else { continue }
+            let key = Self.unquote(line[..<equals].trimmingCharacters(in: .whitespaces))
+            entries.append(Entry(table: table, key: key, line: number))
+            if table == nil, let dot = key.firstIndex(of: ".") {
+                // `listen.smtp = …` at the top level
+                entries.append(Entry(table: String(key[..<dot]), key: String(key[key.index(after: dot)...]), line: number))
+            }
+        }
+    }
+
+    func line(table: String?, key: String) -> Int? {
+        if let entry = entries.first(where: { $0.table == table && $0.key == key }) { return entry.line }
+        if table == nil, let header = headers[key] { return header }  // an unknown [table]
+        return table.flatMap { headers[$0] }
+    }
+
+    func headerLine(_ table: String) -> Int? { headers[table] }
+
+    private static func unquote(_ text: String) -> String {
+        if text.count >= 2, let first = text.first, first == "\"" || first == "'", text.last == first {
+            return String(text.dropFirst().dropLast())
+        }
+        return text
+    }
+}
