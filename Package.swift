@@ -89,6 +89,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Test-only: scripted clients and harnesses shared by the test targets.
+        .target(
+            name: "MailTestSupport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         .testTarget(
             name: "DirectoryTests",
             dependencies: ["Directory"],
@@ -98,7 +109,8 @@ let package = Package(
         .testTarget(
             name: "ServerSupportTests",
             dependencies: [
-                "ServerSupport",
+                "ServerSupport", "MailTestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -108,7 +120,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TsubameServerTests",
-            dependencies: ["TsubameServer"],
+            dependencies: ["TsubameServer", "MailTestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -91,7 +91,8 @@ public final class LineSessionHandler<Session: LineSession>: ChannelDuplexHandle
     private func processBuffer(context: ChannelHandlerContext) {
         while !isBusy && !isClosing && !isUpgrading {
             guard let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else {
-                if buffer.readableBytes > maximumLineLength {
+                // + 1: the CR of a line of exactly the maximum may be here already.
+                if buffer.readableBytes > maximumLineLength + 1 {
                     buffer.clear()
                     if !isSkippingLongLine {
                         isSkippingLongLine = true
@@ -108,12 +109,12 @@ public final class LineSessionHandler<Session: LineSession>: ChannelDuplexHandle
                 isSkippingLongLine = false
                 continue
             }
+            if line.readableBytesView.last == UInt8(ascii: "\r") {
+                line.moveWriterIndex(to: line.writerIndex - 1)
+            }
             if line.readableBytes > maximumLineLength {
                 perform(session.lineTooLong(), context: context)
                 continue
-            }
-            if line.readableBytesView.last == UInt8(ascii: "\r") {
-                line.moveWriterIndex(to: line.writerIndex - 1)
             }
             perform(session.receive(line: line), context: context)
         }

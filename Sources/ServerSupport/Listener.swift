@@ -80,7 +80,8 @@ public final class Listener<Session: LineSession>: Service, Sendable {
     }
 
     public func run() async throws {
-        logger.info("listening", metadata: ["service": "\(name)", "address": "\(localAddress)"])
+        let shown = localAddress.ipAddress.map { "\($0):\(localAddress.port ?? 0)" } ?? "\(localAddress)"
+        logger.info("listening", metadata: ["service": "\(name)", "address": "\(shown)"])
         let serverChannel = self.serverChannel
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
@@ -97,7 +98,10 @@ public final class Listener<Session: LineSession>: Service, Sendable {
     /// Stops accepting and closes every connection at once (tests, and a second signal).
     public func close() async {
         try? await serverChannel.close()
-        for channel in connections.all { try? await channel.close() }
+        for channel in connections.all {
+            try? await channel.close()
+            try? await channel.closeFuture.get()
+        }
     }
 
     /// Connections open right now.
@@ -115,7 +119,10 @@ public final class Listener<Session: LineSession>: Service, Sendable {
         while !connections.isEmpty && ContinuousClock.now < deadline {
             do { try await Task.sleep(for: .milliseconds(20)) } catch { break }
         }
-        for channel in connections.all { try? await channel.close() }
+        for channel in connections.all {
+            try? await channel.close()
+            try? await channel.closeFuture.get()
+        }
     }
 
     private static func initialize(
