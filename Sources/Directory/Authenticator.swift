@@ -60,6 +60,9 @@ public actor Authenticator {
     private var failuresByAddress: [String: FailureRecord] = [:]
     private var failuresByAccount: [String: FailureRecord] = [:]
     private var knownPairs: [String: ContinuousClock.Instant] = [:]
+    /// Attempts being checked right now, per client IP: counted as failures by the
+    /// throttle so that parallel connections cannot all slip under the limit.
+    private var inFlight: [String: Int] = [:]
     /// Verified against when the user does not exist, so that a missing user costs as
     /// much as a wrong password (no user enumeration by timing).
     private let dummyHash: PasswordHash
@@ -74,28 +77,18 @@ public actor Authenticator {
         self.policy = policy
         self.clock = clock
         self.logger = logger
+        // The default scheme for new passwords, so that unknown users cost what real ones do.
         self.dummyHash =
-            (try? PasswordHash.make("tsubame-dummy-password", algorithm: .sha512Crypt))
+            (try? PasswordHash.make("tsubame-dummy-password"))
             ?? PasswordHash(scheme: .init(algorithm: .plain), encoded: "")
     }
 
     public func authenticate(_ attempt: LoginAttempt) async -> AuthenticationResult {
-        let now = clock.now
-        prune(now: now)
-        let ipKey = attempt.remoteAddress
-        let accountKey = MailAddress(attempt.login)?.canonical ?? attempt.login.lowercased()
-        let pairKey = accountKey + "\u{0}" + ipKey
-        let isKnownPair = knownPairs[pairKey].map { now < $0 } ?? false
-
-        let ipFailures = recentCount(failuresByAddress[ipKey], now: now)
-        let accountFailures = recentCount(failuresByAccount[accountKey], now: now)
-        if ipFailures >= policy.refuseAfterFailuresPerAddress
-            || (!isKnownPair && accountFailures >= policy.refuseAfterFailuresPerAccount)
-        {
+        let keys = Keys(attempt)
+        if isThrottled(keys) {
             log(.notice, "login refused (throttled)", attempt, reason: "too many recent failures")
             return .throttled
         }
-
         let account: Account?
         do {
             account = try await directory.account(login: attempt.login)
@@ -105,22 +98,91 @@ public actor Authenticator {
         }
         let hash = account?.passwordHash ?? dummyHash
         let password = attempt.password
+        inFlight[keys.address, default: 0] += 1
         let matches = await Self.verifyOffThread(hash, password)
-
+        inFlight[keys.address] = (inFlight[keys.address] ?? 1) > 1 ? (inFlight[keys.address] ?? 1) - 1 : nil
         if let account, matches {
-            failuresByAccount[accountKey] = nil
-            knownPairs[pairKey] = clock.now.advanced(by: policy.knownPairLifetime)
+            recordSuccess(keys)
             log(.info, "login", attempt, reason: nil, user: account.address.canonical)
             return .success(account.address)
         }
-
-        let later = clock.now
-        let ipCount = record(&failuresByAddress, ipKey, at: later)
-        let accountCount = record(&failuresByAccount, accountKey, at: later)
         log(.notice, "login failed", attempt, reason: account == nil ? "unknown user" : "wrong password")
+        await recordFailure(keys)
+        return .failure
+    }
+
+    /// What a SCRAM exchange needs before it can check a proof.
+    public enum SCRAMLookup: Sendable, Equatable {
+        /// The user's stored keys; nil when the user is unknown or has no SCRAM keys
+        /// (the exchange then continues with fake keys and fails, revealing nothing).
+        case credentials(SCRAMCredentials?)
+        case throttled
+        case temporaryFailure
+    }
+
+    /// Throttle check and key lookup for SCRAM (`attempt.password` is unused). The
+    /// protocol verifies the client proof itself and then reports the outcome with
+    /// `recordSCRAMOutcome`, so SCRAM logins are throttled and logged like the others.
+    public func scramCredentials(_ attempt: LoginAttempt) async -> SCRAMLookup {
+        let keys = Keys(attempt)
+        if isThrottled(keys) {
+            log(.notice, "login refused (throttled)", attempt, reason: "too many recent failures")
+            return .throttled
+        }
+        do {
+            return .credentials(try await directory.account(login: attempt.login)?.passwordHash.scramCredentials)
+        } catch {
+            log(.error, "login failed (user database unavailable)", attempt, reason: error.description)
+            return .temporaryFailure
+        }
+    }
+
+    public func recordSCRAMOutcome(_ attempt: LoginAttempt, success: Bool) async {
+        let keys = Keys(attempt)
+        if success {
+            recordSuccess(keys)
+            log(.info, "login", attempt, reason: nil, user: keys.account)
+        } else {
+            log(.notice, "login failed", attempt, reason: "SCRAM proof rejected")
+            await recordFailure(keys)
+        }
+    }
+
+    // MARK: - Throttling
+
+    private struct Keys {
+        let address: String
+        let account: String
+        var pair: String { account + "\u{0}" + address }
+
+        init(_ attempt: LoginAttempt) {
+            address = attempt.remoteAddress
+            account = MailAddress(attempt.login)?.canonical ?? attempt.login.lowercased()
+        }
+    }
+
+    private func isThrottled(_ keys: Keys) -> Bool {
+        let now = clock.now
+        prune(now: now)
+        let isKnownPair = knownPairs[keys.pair].map { now < $0 } ?? false
+        let ipFailures = recentCount(failuresByAddress[keys.address], now: now) + (inFlight[keys.address] ?? 0)
+        let accountFailures = recentCount(failuresByAccount[keys.account], now: now)
+        return ipFailures >= policy.refuseAfterFailuresPerAddress
+            || (!isKnownPair && accountFailures >= policy.refuseAfterFailuresPerAccount)
+    }
+
+    private func recordSuccess(_ keys: Keys) {
+        // The per-IP count stays: an attacker's own successful login must not reset it.
+        failuresByAccount[keys.account] = nil
+        knownPairs[keys.pair] = clock.now.advanced(by: policy.knownPairLifetime)
+    }
+
+    private func recordFailure(_ keys: Keys) async {
+        let now = clock.now
+        let ipCount = record(&failuresByAddress, keys.address, at: now)
+        let accountCount = record(&failuresByAccount, keys.account, at: now)
         let delay = policy.delay(afterFailures: max(ipCount, accountCount))
         if delay > .zero { try? await clock.sleep(for: delay) }
-        return .failure
     }
 
     /// How many failures are currently counted for a client IP (for tests and status).
@@ -143,8 +205,10 @@ public actor Authenticator {
         var entry = table[key] ?? FailureRecord()
         entry.times.removeAll { now - $0 >= policy.window }
         entry.times.append(now)
-        // Only the newest failures matter for the decision; keep the record bounded.
-        if entry.times.count > policy.maximumRecordedFailures { entry.times.removeFirst() }
+        // Only the newest failures matter for the decision; keep the record bounded, but
+        // never below the refusal thresholds or they could never be reached.
+        let bound = max(policy.maximumRecordedFailures, policy.refuseAfterFailuresPerAddress, policy.refuseAfterFailuresPerAccount)
+        if entry.times.count > bound { entry.times.removeFirst() }
         table[key] = entry
         return entry.times.count
     }

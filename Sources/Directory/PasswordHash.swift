@@ -7,9 +7,12 @@ import _CryptoExtras
 /// A stored credential in Dovecot's `{SCHEME}data` form, e.g.
 /// `{SHA512-CRYPT}$6$salt$hash` or `{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$…`.
 ///
-/// Existing Dovecot user databases move over unchanged: every scheme that
-/// `doveadm pw -l` lists for storage is read here except the challenge-response-only
-/// ones (CRAM-MD5, DIGEST-MD5, OTP), which are refused. A hash without a `{SCHEME}`
+/// Existing Dovecot user databases move over unchanged for the schemes in
+/// `PasswordScheme.Algorithm`: the crypt(3) family, Argon2, the salted and plain SHA and
+/// MD5 digests, SCRAM-SHA-256 and PLAIN (with `.HEX`/`.B64`). Not read: the
+/// challenge-response-only schemes (CRAM-MD5, DIGEST-MD5, OTP), PLAIN-MD4,
+/// PLAIN-TRUNC, SCRAM-SHA-1 and PBKDF2 — convert those with `doveadm pw` before
+/// moving, or let users reset their passwords. A hash without a `{SCHEME}`
 /// prefix that starts with `$` is read as `CRYPT`, like Dovecot with
 /// `default_pass_scheme = CRYPT`.
 ///
@@ -51,10 +54,27 @@ public struct PasswordHash: Sendable, Hashable, CustomStringConvertible {
     /// milliseconds: call this off any event loop.
     public func verify(_ password: String) -> Bool {
         let bytes = Array(password.utf8)
-        guard bytes.count <= Self.maximumPasswordLength else { return false }
+        // No mechanism can carry a NUL in a password, and crypt(3) would stop at it
+        // ("secret\0junk" must not match the hash of "secret").
+        guard bytes.count <= Self.maximumPasswordLength, !bytes.contains(0) else { return false }
         switch scheme.algorithm {
         case .plain:
-            return constantTimeEquals(Array(encoded.utf8), bytes)
+            guard scheme.isEncodingExplicit else { return constantTimeEquals(Array(encoded.utf8), bytes) }
+            guard let stored = decodeDigest() else { return false }
+            return constantTimeEquals(stored, bytes)
+        case .plainMD5:
+            // Dovecot writes PLAIN-MD5 as hex unless told otherwise.
+            let stored = scheme.isEncodingExplicit ? decodeDigest() : Self.decodeHex(encoded)
+            guard let stored else { return false }
+            return constantTimeEquals(Array(Insecure.MD5.hash(data: bytes)), stored)
+        case .ldapMD5:
+            guard let stored = decodeDigest() else { return false }
+            return constantTimeEquals(Array(Insecure.MD5.hash(data: bytes)), stored)
+        case .smd5:
+            guard let stored = decodeDigest(), stored.count > Insecure.MD5.byteCount else { return false }
+            let salt = Array(stored[Insecure.MD5.byteCount...])
+            return constantTimeEquals(
+                Array(Insecure.MD5.hash(data: bytes + salt)), Array(stored[..<Insecure.MD5.byteCount]))
         case .crypt, .sha512Crypt, .sha256Crypt, .md5Crypt, .blowfishCrypt, .desCrypt:
             guard let computed = Self.crypt(password, setting: encoded) else { return false }
             return constantTimeEquals(Array(computed.utf8), Array(encoded.utf8))
@@ -97,6 +117,16 @@ public struct PasswordHash: Sendable, Hashable, CustomStringConvertible {
         switch algorithm {
         case .plain:
             return PasswordHash(scheme: scheme, encoded: password)
+        case .plainMD5:
+            let digest = Insecure.MD5.hash(data: bytes)
+            return PasswordHash(scheme: scheme, encoded: digest.map { String(format: "%02x", $0) }.joined())
+        case .ldapMD5:
+            return PasswordHash(scheme: scheme, encoded: Data(Insecure.MD5.hash(data: bytes)).base64EncodedString())
+        case .smd5:
+            var salt = [UInt8](repeating: 0, count: 8)
+            fillRandom(&salt)
+            let digest = Array(Insecure.MD5.hash(data: bytes + salt))
+            return PasswordHash(scheme: scheme, encoded: Data(digest + salt).base64EncodedString())
         case .argon2id, .argon2i:
             return PasswordHash(scheme: scheme, encoded: try argon2Hash(password: bytes, algorithm: algorithm))
         case .sha512Crypt, .sha256Crypt, .blowfishCrypt, .md5Crypt, .crypt, .desCrypt:
@@ -138,7 +168,7 @@ public struct PasswordHash: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    private static func decodeHex(_ text: String) -> [UInt8]? {
+    static func decodeHex(_ text: String) -> [UInt8]? {
         let bytes = Array(text.utf8)
         guard bytes.count % 2 == 0 else { return nil }
         var out: [UInt8] = []
@@ -190,7 +220,8 @@ public struct PasswordHash: Sendable, Hashable, CustomStringConvertible {
 
     private static func cryptSetting(prefix: String, cost: UInt) -> String? {
         // crypt_gensalt_ra reads its own randomness (getrandom) when rbytes is NULL.
-        guard let setting = crypt_gensalt_ra(prefix.isEmpty ? nil : prefix, cost, nil, 0) else { return nil }
+        // An empty prefix asks for traditional DES; nil would pick libxcrypt's default (yescrypt).
+        guard let setting = crypt_gensalt_ra(prefix, cost, nil, 0) else { return nil }
         defer { free(setting) }
         return String(cString: setting)
     }

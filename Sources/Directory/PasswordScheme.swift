@@ -20,6 +20,9 @@ public struct PasswordScheme: Sendable, Hashable {
         case sha256 = "SHA256"
         case sha1 = "SHA"
         case scramSHA256 = "SCRAM-SHA-256"
+        case smd5 = "SMD5"
+        case ldapMD5 = "LDAP-MD5"
+        case plainMD5 = "PLAIN-MD5"
         case plain = "PLAIN"
     }
 
@@ -30,10 +33,13 @@ public struct PasswordScheme: Sendable, Hashable {
 
     public let algorithm: Algorithm
     public let encoding: Encoding
+    /// The name carried a `.HEX`/`.B64` suffix (PLAIN and PLAIN-MD5 change meaning with it).
+    public let isEncodingExplicit: Bool
 
-    public init(algorithm: Algorithm, encoding: Encoding = .base64) {
+    public init(algorithm: Algorithm, encoding: Encoding = .base64, isEncodingExplicit: Bool = false) {
         self.algorithm = algorithm
         self.encoding = encoding
+        self.isEncodingExplicit = isEncodingExplicit
     }
 
     /// Reads a scheme name, case-insensitively, with Dovecot's aliases
@@ -41,6 +47,7 @@ public struct PasswordScheme: Sendable, Hashable {
     public init?(name: String) {
         var base = name.uppercased()
         var encoding = Encoding.base64
+        var isExplicit = true
         if base.hasSuffix(".HEX") {
             encoding = .hex
             base.removeLast(4)
@@ -48,19 +55,23 @@ public struct PasswordScheme: Sendable, Hashable {
             base.removeLast(4)
         } else if base.hasSuffix(".BASE64") {
             base.removeLast(7)
+        } else {
+            isExplicit = false
         }
+        // Dovecot's names for the same algorithms ("MD5" is MD5-CRYPT in Dovecot).
         let aliases: [String: Algorithm] = [
-            "CLEAR": .plain, "CLEARTEXT": .plain, "SHA1": .sha1, "SSHA1": .ssha1,
+            "CLEAR": .plain, "CLEARTEXT": .plain, "SHA1": .sha1, "SSHA1": .ssha1, "MD5": .md5Crypt,
         ]
         guard let algorithm = Algorithm(rawValue: base) ?? aliases[base] else { return nil }
-        self.init(algorithm: algorithm, encoding: encoding)
+        self.init(algorithm: algorithm, encoding: encoding, isEncodingExplicit: isExplicit)
     }
 
     /// The canonical name, as written into new `{SCHEME}` strings.
     public var name: String {
-        switch encoding {
-        case .base64: return algorithm.rawValue
-        case .hex: return algorithm.rawValue + ".HEX"
+        switch (encoding, isEncodingExplicit) {
+        case (.hex, _): return algorithm.rawValue + ".HEX"
+        case (.base64, true): return algorithm.rawValue + ".B64"
+        case (.base64, false): return algorithm.rawValue
         }
     }
 }

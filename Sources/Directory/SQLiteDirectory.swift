@@ -23,10 +23,14 @@ public final class SQLiteDirectory: AccountDirectory {
         configuration.busyMode = .timeout(10)
         configuration.foreignKeysEnabled = true
         do {
+            // Password hashes are secrets: the file is owner-only from its first byte,
+            // and SQLite gives the -wal and -shm files the same mode.
+            if !FileManager.default.fileExists(atPath: path) {
+                FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+            }
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
             pool = try DatabasePool(path: path, configuration: configuration)
             try Self.migrator.migrate(pool)
-            // Password hashes are secrets: owner-only, like Dovecot's passwd-file advice.
-            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
         } catch {
             throw DirectoryError(.storage, "cannot open the directory database \(path): \(error)")
         }

@@ -26,6 +26,19 @@ public protocol LineSession {
     mutating func idleTimeout() -> [SessionAction<Event>]
     /// The server is shutting down: close now if idle, or after the work in flight.
     mutating func shutdown() -> [SessionAction<Event>]
+
+    /// While true, received bytes go to `receive(raw:)` instead of being cut into
+    /// lines (SMTP DATA and BDAT). Checked before every framing step.
+    var wantsRawInput: Bool { get }
+    /// Raw bytes while `wantsRawInput`: consume what belongs to the session; what is
+    /// left in `buffer` is framed into lines again once `wantsRawInput` turns false.
+    mutating func receive(raw buffer: inout ByteBuffer) -> [SessionAction<Event>]
+}
+
+extension LineSession {
+    public var wantsRawInput: Bool { false }
+
+    public mutating func receive(raw buffer: inout ByteBuffer) -> [SessionAction<Event>] { [] }
 }
 
 /// What a session asks its connection to do.

@@ -90,6 +90,15 @@ public final class LineSessionHandler<Session: LineSession>: ChannelDuplexHandle
 
     private func processBuffer(context: ChannelHandlerContext) {
         while !isBusy && !isClosing && !isUpgrading {
+            if session.wantsRawInput {
+                guard buffer.readableBytes > 0 else { break }
+                let before = buffer.readableBytes
+                let actions = session.receive(raw: &buffer)
+                perform(actions, context: context)
+                // Stop when the session took nothing: it waits for more bytes.
+                if buffer.readableBytes == before && actions.isEmpty { break }
+                continue
+            }
             guard let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else {
                 // + 1: the CR of a line of exactly the maximum may be here already.
                 if buffer.readableBytes > maximumLineLength + 1 {

@@ -13,6 +13,7 @@ public struct Configuration: Sendable, Equatable {
     public var tls = TLS()
     public var auth = Auth()
     public var limits = Limits()
+    public var smtp = SMTP()
     public var log = Log()
 
     public init() {}
@@ -89,6 +90,28 @@ public struct Configuration: Sendable, Equatable {
         public init() {}
     }
 
+    /// `[smtp]`: the SMTP services (25, 587, 465).
+    public struct SMTP: Sendable, Equatable {
+        /// `max_message_size`: octets; announced in EHLO SIZE (Postfix `message_size_limit`).
+        public var maximumMessageSize = 50 * 1024 * 1024
+        /// `max_recipients`: per message (Postfix `smtpd_recipient_limit`).
+        public var maximumRecipients = 1000
+        /// `max_errors`: error replies after which a session is closed (Postfix `smtpd_hard_error_limit`).
+        public var maximumErrors = 20
+        /// `bare_line_endings`: `"reject"` or `"normalize"` a bare CR or LF in DATA
+        /// (Postfix `smtpd_forbid_bare_newline`). Only CRLF.CRLF ends DATA either way.
+        public var bareLineEndings = "reject"
+        /// `auth_mechanisms`: SASL mechanisms offered (PLAIN, LOGIN, SCRAM-SHA-256).
+        /// SCRAM-SHA-256 only works for accounts whose hash is `{SCRAM-SHA-256}`.
+        public var authMechanisms = ["PLAIN", "LOGIN"]
+        /// `received_header_tls`: name the TLS version in `Received:` (Postfix `smtpd_tls_received_header`).
+        public var receivedHeaderTLS = false
+        /// `received_header_login`: name the login in `Received:` (Postfix `smtpd_sasl_authenticated_header`).
+        public var receivedHeaderLogin = false
+
+        public init() {}
+    }
+
     /// `[log]`
     public struct Log: Sendable, Equatable {
         /// `level`: trace, debug, info, notice, warning, error, critical.
@@ -98,8 +121,9 @@ public struct Configuration: Sendable, Equatable {
     }
 
     static func systemHostname() -> String {
-        let name = ProcessInfo.processInfo.hostName
-        return name.isEmpty ? "localhost" : name.lowercased()
+        // A machine name that is not a valid DNS name would make every default config
+        // fail its own validation; fall back to localhost then.
+        return MailAddressDomain.validate(ProcessInfo.processInfo.hostName) ?? "localhost"
     }
 }
 
@@ -143,9 +167,10 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
             if host.contains(":") { return nil }  // IPv6 needs brackets
         }
         if host.isEmpty { host = "0.0.0.0" }
-        guard let port = Int(portText), (0...65535).contains(port), !host.contains(where: \.isWhitespace) else {
-            return nil
-        }
+        let hostCharacters = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:%_")
+        guard !portText.isEmpty, portText.count <= 5, portText.allSatisfy({ $0.isASCII && $0.isNumber }),
+            let port = Int(portText), (0...65535).contains(port), host.allSatisfy(hostCharacters.contains)
+        else { return nil }
         self.init(host: String(host), port: port)
     }
 

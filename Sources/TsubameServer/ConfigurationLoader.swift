@@ -141,11 +141,34 @@ final class ConfigurationReader {
             }
             // 512 is SMTP's minimum command line (RFC 5321 §4.5.3.1.4); IMAP needs more.
             limits.integer("max_line_length", 512...1_048_576) { configuration.limits.maximumLineLength = $0 }
-            limits.duration("smtp_idle_timeout") { configuration.limits.smtpIdleTimeout = $0 }
-            limits.duration("imap_idle_timeout") { configuration.limits.imapIdleTimeout = $0 }
-            limits.duration("pop3_idle_timeout") { configuration.limits.pop3IdleTimeout = $0 }
+            limits.duration("smtp_idle_timeout", minimum: .seconds(1)) { configuration.limits.smtpIdleTimeout = $0 }
+            limits.duration("imap_idle_timeout", minimum: .seconds(1)) { configuration.limits.imapIdleTimeout = $0 }
+            limits.duration("pop3_idle_timeout", minimum: .seconds(1)) { configuration.limits.pop3IdleTimeout = $0 }
             limits.duration("shutdown_grace") { configuration.limits.shutdownGrace = $0 }
             limits.finish()
+        }
+        if var smtp = section.table("smtp") {
+            smtp.integer("max_message_size", 1024...(4 * 1024 * 1024 * 1024)) { configuration.smtp.maximumMessageSize = $0 }
+            // RFC 5321 §4.5.3.1.8: at least 100 recipients must be accepted.
+            smtp.integer("max_recipients", 100...100_000) { configuration.smtp.maximumRecipients = $0 }
+            smtp.integer("max_errors", 1...1000) { configuration.smtp.maximumErrors = $0 }
+            smtp.string("bare_line_endings") { value in
+                guard value == "reject" || value == "normalize" else { return "expected \"reject\" or \"normalize\"" }
+                configuration.smtp.bareLineEndings = value
+                return nil
+            }
+            smtp.stringArray("auth_mechanisms") { values in
+                let known = ["PLAIN", "LOGIN", "SCRAM-SHA-256"]
+                let upper = values.map { $0.uppercased() }
+                if let unknown = upper.first(where: { !known.contains($0) }) {
+                    return "unknown mechanism \(unknown); expected some of \(known.joined(separator: ", "))"
+                }
+                configuration.smtp.authMechanisms = upper
+                return nil
+            }
+            smtp.bool("received_header_tls") { configuration.smtp.receivedHeaderTLS = $0 }
+            smtp.bool("received_header_login") { configuration.smtp.receivedHeaderLogin = $0 }
+            smtp.finish()
         }
         if var log = section.table("log") {
             log.string("level") { value in
@@ -191,6 +214,19 @@ final class ConfigurationReader {
             if let message = assign(text) { reader.problem(table: name, key: key, message) }
         }
 
+        mutating func stringArray(_ key: String, _ assign: ([String]) -> String?) {
+            guard let value = value(key) else { return }
+            guard let array = value.array else { return reader.problem(table: name, key: key, "expected an array of strings") }
+            var strings: [String] = []
+            for element in array {
+                guard let text = element.string else {
+                    return reader.problem(table: name, key: key, "expected an array of strings")
+                }
+                strings.append(text)
+            }
+            if let message = assign(strings) { reader.problem(table: name, key: key, message) }
+        }
+
         mutating func bool(_ key: String, _ assign: (Bool) -> Void) {
             guard let value = value(key) else { return }
             guard let flag = value.bool else { return reader.problem(table: name, key: key, "expected true or false") }
@@ -207,15 +243,24 @@ final class ConfigurationReader {
         }
 
         /// Seconds as an integer, or a string with a unit: `"500ms"`, `"30s"`, `"5m"`, `"2h"`, `"1d"`.
-        mutating func duration(_ key: String, _ assign: (Duration) -> Void) {
+        /// At most a year; `minimum` (default zero) bounds it from below.
+        mutating func duration(_ key: String, minimum: Duration = .zero, _ assign: (Duration) -> Void) {
             guard let value = value(key) else { return }
-            if let seconds = value.int, seconds >= 0 {
-                return assign(.seconds(seconds))
+            var parsed: Duration?
+            if let seconds = value.int, seconds >= 0, seconds <= 366 * 86400 {
+                parsed = .seconds(seconds)
+            } else if let text = value.string {
+                parsed = Self.parseDuration(text)
             }
-            if let text = value.string, let duration = Self.parseDuration(text) {
-                return assign(duration)
+            guard let duration = parsed, duration <= .seconds(366 * 86400) else {
+                return reader.problem(
+                    table: name, key: key,
+                    "expected a duration of at most a year: seconds, or a string like \"500ms\", \"30s\", \"5m\", \"2h\"")
             }
-            reader.problem(table: name, key: key, "expected a duration: seconds, or a string like \"500ms\", \"30s\", \"5m\", \"2h\"")
+            guard duration >= minimum else {
+                return reader.problem(table: name, key: key, "must be at least \(minimum)")
+            }
+            assign(duration)
         }
 
         static func parseDuration(_ text: String) -> Duration? {
@@ -226,7 +271,8 @@ final class ConfigurationReader {
             let trimmed = text.trimmingCharacters(in: .whitespaces)
             for (suffix, unit) in units where trimmed.hasSuffix(suffix) {
                 let number = trimmed.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)
-                if let count = Int(number), count >= 0, count <= 10_000_000 { return unit * count }
+                guard !number.isEmpty, number.allSatisfy(\.isASCII), number.allSatisfy(\.isNumber) else { continue }
+                if let count = Int(number), count <= 100_000_000 { return unit * count }
             }
             return nil
         }
@@ -263,7 +309,9 @@ struct KeyLocator {
 
     init(text: String) {
         var table: String? = nil
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // \.isNewline: "\r\n" is one Character in Swift, so splitting on "\n" alone
+        // would miss the line ends of a file written with CRLF.
+        for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = rawLine.trimmingCharacters(in: .whitespaces)
             let number = index + 1
             if line.hasPrefix("["), !line.hasPrefix("[["), let close = line.firstIndex(of: "]") {

@@ -9,6 +9,9 @@ public enum ConfigurationRenderer {
                 case "\"": escaped += "\\\""
                 case "\\": escaped += "\\\\"
                 case "\n": escaped += "\\n"
+                case _ where character.value < 0x20 || character.value == 0x7F:
+                    let hex = String(character.value, radix: 16, uppercase: true)
+                    escaped += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
                 default: escaped.unicodeScalars.append(character)
                 }
             }
@@ -46,6 +49,14 @@ public enum ConfigurationRenderer {
             "imap_idle_timeout = \(duration(c.limits.imapIdleTimeout))",
             "pop3_idle_timeout = \(duration(c.limits.pop3IdleTimeout))",
             "shutdown_grace = \(duration(c.limits.shutdownGrace))",
+            "", "[smtp]",
+            "max_message_size = \(c.smtp.maximumMessageSize)",
+            "max_recipients = \(c.smtp.maximumRecipients)",
+            "max_errors = \(c.smtp.maximumErrors)",
+            "bare_line_endings = \(quoted(c.smtp.bareLineEndings))",
+            "auth_mechanisms = [\(c.smtp.authMechanisms.map(quoted).joined(separator: ", "))]",
+            "received_header_tls = \(c.smtp.receivedHeaderTLS)",
+            "received_header_login = \(c.smtp.receivedHeaderLogin)",
             "", "[log]",
             "level = \(quoted(c.log.level))",
         ]

@@ -20,6 +20,9 @@ struct Serve: AsyncParsableCommand {
                 return handler
             }
             let logger = Logger(label: "tsubame")
+            // Configuration is read at start only; a stray SIGHUP (Postfix/Dovecot reload
+            // habit) must not kill the server.
+            signal(SIGHUP, SIG_IGN)
             let server: Server
             do {
                 server = try await Server.start(
