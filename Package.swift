@@ -41,6 +41,44 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "SASL",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SMTPProtocol",
+            dependencies: ["MailCore", "SASL", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "DurableFiles",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "MailStore",
+            dependencies: ["MailCore"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "MaildirStore",
+            dependencies: ["MailStore", "MailCore", "DurableFiles"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "MailQueue",
+            dependencies: ["MailCore", "DurableFiles"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SMTPServer",
+            dependencies: [
+                "SMTPProtocol", "SASL", "ServerSupport", "Directory", "MailStore", "MailQueue", "MailCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Directory",
             dependencies: [
                 "MailCore", "CCrypt", "CArgon2",
@@ -69,7 +107,8 @@ let package = Package(
         .target(
             name: "TsubameServer",
             dependencies: [
-                "MailCore", "Directory", "ServerSupport",
+                "MailCore", "Directory", "ServerSupport", "SMTPProtocol", "SMTPServer", "SASL", "MailStore",
+                "MaildirStore", "MailQueue",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -104,6 +143,30 @@ let package = Package(
             name: "DirectoryTests",
             dependencies: ["Directory"],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SASLTests",
+            dependencies: [
+                "SASL",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SMTPProtocolTests",
+            dependencies: ["SMTPProtocol", "SASL", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MaildirStoreTests",
+            dependencies: ["MaildirStore", "MailStore", "MailCore", "DurableFiles"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MailQueueTests",
+            dependencies: ["MailQueue", "MailCore", "DurableFiles"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

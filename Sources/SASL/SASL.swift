@@ -10,16 +10,17 @@
 // (PLAIN), draft-murchison-sasl-login-00 (LOGIN), RFC 5802 (SCRAM: algorithm §3,
 // exchange §5, channel-binding flag §6, grammar §7) with RFC 7677 (SCRAM-SHA-256).
 // Not implemented: channel binding (SCRAM-SHA-256-PLUS, RFC 5802 §6, RFC 9266),
-// SASLprep (RFC 4013) of user names and passwords (bytes are used as sent, as Dovecot
-// does by default), security layers (none of these mechanisms has one), EXTERNAL.
+// SASLprep (RFC 4013) of user names and passwords (the UTF-8 bytes are used as sent),
+// security layers (none of these mechanisms has one), EXTERNAL.
 // Security: every byte handed in arrives from the network before authentication.
 // Responses are bounded (`SASLLimits`); identities and passwords are validated UTF-8
 // without NUL; nothing traps on any input (no `!`, no unchecked subscripts). Passwords,
 // proofs and stored keys never appear in a `description`. The SCRAM proof is compared
 // in constant time. A user that is unknown, or has no SCRAM keys, gets a fake salt that
-// is stable per user name and the usual iteration count, and fails only at the last
-// step, so the exchange does not tell whether the user exists. Throttling failures and
-// offering PLAIN/LOGIN only under TLS (RFC 4616 §5) are the caller's job.
+// is stable per user name (for the life of the process) and the usual iteration count,
+// and fails only at the last step, so the exchange does not tell whether the user
+// exists. Throttling failures and offering PLAIN/LOGIN only under TLS (RFC 4616 §5)
+// are the caller's job.
 // Limits: `SASLLimits` — one client response (initial response included) is at most
 // 8192 octets by default; every identity and password at most 255 octets (RFC 4616 §2).
 

@@ -22,15 +22,14 @@
 ///     C: <base64>                        receive("c=biws,r=rOprNG…%hvYD…,p=dHzb…")
 ///                                        ← .success(authorizationID: nil,
 ///                                             authenticationID: "user", serverFinal: "v=6rri…")
-///     S: 334 <base64 of serverFinal>     (SMTP's 235 cannot carry data: RFC 4954 §4)
+///     S: 334 <base64 of serverFinal>     (serverFinal as one more challenge)
 ///     C:                                 (the client acknowledges with an empty line)
 ///     S: 235 2.7.0 Authentication successful
 ///
 /// `serverFinal` goes to the client as "additional data with success" where the
-/// protocol has it (RFC 4422 §3.6; IMAP `OK` with SASL-IR servers, RFC 9051 §6.2.2),
-/// otherwise as one more challenge whose empty answer the protocol layer reads itself:
-/// the exchange here is already over. Only after that answer may the protocol report
-/// success; a `*` in its place is a cancelled login.
+/// protocol can carry it (RFC 4422 §3.6), otherwise as one more challenge whose empty
+/// answer the protocol layer reads itself (this exchange is already over). Only after
+/// that answer does the protocol report success; a `*` in its place cancels the login.
 ///
 /// Every failure ends the exchange, as do `.verifyPassword` and `.success`: after them
 /// each call answers `.failure(.wrongState)`. A non-nil authorization identity that is
@@ -44,9 +43,9 @@ public struct SASLServerStateMachine: Sendable, CustomStringConvertible, CustomD
     /// What the protocol layer does next.
     public enum Action: Equatable, Sendable {
         /// Send these bytes to the client as a challenge, base64-encoded (SMTP `334 `,
-        /// IMAP/POP3 `+ `); an empty array is the empty challenge (RFC 4422 §4: "334 "
-        /// with nothing after the space, "+ " in IMAP). Then read the client's response
-        /// and pass it to `receive(_:)`, or call `cancel()` when it is `*`.
+        /// IMAP/POP3 `+ `); an empty array is the empty challenge, nothing after the
+        /// space. Then read the client's response and pass it to `receive(_:)`, or call
+        /// `cancel()` when it is `*`.
         case challenge([UInt8])
         /// PLAIN or LOGIN has the credentials: check `password` for `authenticationID`
         /// through the authenticator. `authorizationID` is `nil` unless the client asked
@@ -97,9 +96,9 @@ public struct SASLServerStateMachine: Sendable, CustomStringConvertible, CustomD
         }
     }
 
-    /// draft-murchison-sasl-login-00 §2 suggests "User Name" and "Password"; the
-    /// challenges are ignored by clients, and "Username:"/"Password:" is what Microsoft,
-    /// Postfix/Dovecot and most clients' logs show.
+    /// draft-murchison-sasl-login-00 §2 suggests "User Name" and "Password"; clients
+    /// ignore the text, and "Username:"/"Password:" is what servers send in practice
+    /// (Dovecot, Cyrus SASL).
     static let usernameChallenge = Array("Username:".utf8)
     static let passwordChallenge = Array("Password:".utf8)
 
@@ -307,9 +306,9 @@ extension SASLServerStateMachine.Action: CustomStringConvertible, CustomDebugStr
         case .fetchSCRAMCredentials(let authenticationID):
             return "fetchSCRAMCredentials(authenticationID: \(quoted(authenticationID)))"
         case .success(let authorizationID, let authenticationID, let serverFinal):
-            let final = serverFinal.map { "\($0.count) octets" } ?? "nil"
+            let finalText = serverFinal.map { "\($0.count) octets" } ?? "nil"
             return "success(authorizationID: \(quoted(authorizationID)), "
-                + "authenticationID: \(quoted(authenticationID)), serverFinal: \(final))"
+                + "authenticationID: \(quoted(authenticationID)), serverFinal: \(finalText))"
         case .failure(let error):
             return "failure(\(error))"
         }

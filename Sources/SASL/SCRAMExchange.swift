@@ -123,9 +123,11 @@ struct SCRAMExchange: Sendable {
 
     // MARK: - Unknown users
 
-    /// Per-process secret behind the fake salts, made on first use and never changed; a
-    /// restart changes every fake salt, which only tells an observer that the server
-    /// restarted. (`[UInt8]`, not `SymmetricKey`, which is not `Sendable`.)
+    /// Per-process secret behind the fake salts, made on first use and never changed.
+    /// (`[UInt8]`, not `SymmetricKey`, which is not `Sendable`.) Limit: a restart changes
+    /// every fake salt, so someone who probes the same name before and after a restart
+    /// can tell that it had no SCRAM keys; a secret kept in the data directory would
+    /// close that gap.
     private static let unknownUserSecret: [UInt8] = {
         var generator = SystemRandomNumberGenerator()
         var bytes = [UInt8](repeating: 0, count: SHA256.byteCount)

@@ -122,6 +122,8 @@ enum SCRAMGrammar {
     ///     base64-2        = 2base64-char "=="
     ///     base64          = *base64-4 [base64-3 / base64-2]
     static func parseBase64(_ value: ArraySlice<UInt8>) throws(SASLError) -> [UInt8] {
+        // `*base64-4` allows nothing at all; decode it here rather than rely on Foundation.
+        guard !value.isEmpty else { return [] }
         let padding = value.reversed().prefix(while: { $0 == equals }).count
         guard value.count % 4 == 0, padding <= 2, value.dropLast(padding).allSatisfy(isBase64Char),
             let decoded = Data(base64Encoded: Data(value))

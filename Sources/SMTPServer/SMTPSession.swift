@@ -5,7 +5,7 @@ import MailCore
 import MailQueue
 import MailStore
 public import NIOCore
-import SASL
+public import SASL
 public import SMTPProtocol
 public import ServerSupport
 
@@ -183,7 +183,6 @@ public struct SMTPSession: LineSession {
         do {
             if !remote.isEmpty {
                 let envelope = Envelope(
-                    id: "",
                     sender: Self.envelopeSender(transaction.sender),
                     recipients: transaction.recipients.flatMap { recipient in
                         recipient.remote.map {

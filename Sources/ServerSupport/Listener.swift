@@ -59,6 +59,9 @@ public final class Listener<Session: LineSession>: Service, Sendable {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            // Accept nothing until `run()`: a client must never be greeted by a server
+            // whose signal handlers and services are not running yet.
+            .serverChannelOption(.autoRead, value: false)
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -83,6 +86,7 @@ public final class Listener<Session: LineSession>: Service, Sendable {
         let shown = localAddress.ipAddress.map { "\($0):\(localAddress.port ?? 0)" } ?? "\(localAddress)"
         logger.info("listening", metadata: ["service": "\(name)", "address": "\(shown)"])
         let serverChannel = self.serverChannel
+        try await serverChannel.setOption(.autoRead, value: true)
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
                 try? await serverChannel.closeFuture.get()
