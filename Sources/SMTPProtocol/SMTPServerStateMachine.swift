@@ -166,6 +166,9 @@ public struct SMTPServerStateMachine {
         if case .awaitingFinalResponse(let login) = state {
             return finishAuthentication(login: login, line: line)
         }
+        // RFC 5321 §4.5.3.1.4: command lines are short; only AUTH data lines (above)
+        // may be longer (RFC 4954 §4: 12288 octets), so the framing limit is theirs.
+        guard line.count <= configuration.limits.maximumCommandLineLength else { return refuse(.lineTooLong) }
         switch SMTPCommandParser.parse(line) {
         case .success(let command):
             return handle(command)

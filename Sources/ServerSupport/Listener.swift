@@ -75,7 +75,7 @@ public final class Listener<Session: LineSession>: Service, Sendable {
         do {
             channel = try await bootstrap.bind(to: address).get()
         } catch {
-            throw ListenerError.cannotBind(name, address.description, "\(error)")
+            throw ListenerError.cannotBind(name, address.displayString, "\(error)")
         }
         return try Listener(
             name: name, serverChannel: channel, connections: connections, limiter: limiter,
@@ -83,8 +83,7 @@ public final class Listener<Session: LineSession>: Service, Sendable {
     }
 
     public func run() async throws {
-        let shown = localAddress.ipAddress.map { "\($0):\(localAddress.port ?? 0)" } ?? "\(localAddress)"
-        logger.info("listening", metadata: ["service": "\(name)", "address": "\(shown)"])
+        logger.info("listening", metadata: ["service": "\(name)", "address": "\(localAddress.displayString)"])
         let serverChannel = self.serverChannel
         try await serverChannel.setOption(.autoRead, value: true)
         await withTaskCancellationHandler {
@@ -234,5 +233,14 @@ public enum SessionID {
         var generator = SystemRandomNumberGenerator()
         let alphabet = Array("0123456789ABCDEFGHJKLMNPQRSTUVWXYZ")
         return String((0..<10).map { _ in alphabet[Int(generator.next(upperBound: UInt32(alphabet.count)))] })
+    }
+}
+
+extension SocketAddress {
+    /// `127.0.0.1:25` or `[::1]:25`, for logs and errors.
+    public var displayString: String {
+        guard let ip = ipAddress else { return description }
+        let host = ip.contains(":") ? "[\(ip)]" : ip
+        return "\(host):\(port ?? 0)"
     }
 }

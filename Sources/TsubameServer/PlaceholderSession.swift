@@ -1,20 +1,18 @@
 import NIOCore
 import ServerSupport
 
-/// What a listener runs until its protocol module exists (SMTP: issue #3, IMAP: #4,
-/// POP3: #5): the protocol's greeting, STARTTLS/STLS, capability, no-op and quit
-/// commands, and a *temporary* refusal of everything else — `451`/`454` for SMTP so
-/// that a sending MTA keeps the message and retries rather than bouncing it.
+/// What the IMAP and POP3 listeners run until their protocol modules exist (IMAP:
+/// issue #4, POP3: #5): the protocol's greeting, STARTTLS/STLS, capability, no-op and
+/// quit commands, and a *temporary* refusal of everything else.
 struct PlaceholderSession: LineSession {
     typealias Event = Never
 
     enum Dialect {
-        case smtp, imap, pop3
+        case imap, pop3
 
         init(_ service: ServiceKind) {
             switch service {
-            case .smtp, .submission, .submissions: self = .smtp
-            case .imap, .imaps: self = .imap
+            case .imap, .imaps, .smtp, .submission, .submissions: self = .imap
             case .pop3, .pop3s: self = .pop3
             }
         }
@@ -34,7 +32,6 @@ struct PlaceholderSession: LineSession {
 
     mutating func start() -> [SessionAction<Never>] {
         switch dialect {
-        case .smtp: return [.send(line("220 \(hostname) ESMTP Tsubame (\(context.sessionID))"))]
         case .imap: return [.send(line("* OK [CAPABILITY \(imapCapabilities)] Tsubame ready (\(context.sessionID))"))]
         case .pop3: return [.send(line("+OK Tsubame ready (\(context.sessionID))"))]
         }
@@ -43,7 +40,6 @@ struct PlaceholderSession: LineSession {
     mutating func receive(line input: ByteBuffer) -> [SessionAction<Never>] {
         let text = String(decoding: input.readableBytesView, as: UTF8.self)
         switch dialect {
-        case .smtp: return smtp(text)
         case .imap: return imap(text)
         case .pop3: return pop3(text)
         }
@@ -51,7 +47,6 @@ struct PlaceholderSession: LineSession {
 
     mutating func lineTooLong() -> [SessionAction<Never>] {
         switch dialect {
-        case .smtp: return [.send(line("500 5.5.2 Line too long"))]
         case .imap: return [.send(line("* BYE Line too long")), .close]
         case .pop3: return [.send(line("-ERR Line too long"))]
         }
@@ -66,7 +61,6 @@ struct PlaceholderSession: LineSession {
 
     mutating func idleTimeout() -> [SessionAction<Never>] {
         switch dialect {
-        case .smtp: return [.send(line("421 4.4.2 \(hostname) Error: timeout exceeded")), .close]
         case .imap: return [.send(line("* BYE Autologout; idle for too long")), .close]
         case .pop3: return [.send(line("-ERR Autologout; idle for too long")), .close]
         }
@@ -78,7 +72,6 @@ struct PlaceholderSession: LineSession {
 
     static func shutdownMessage(_ dialect: Dialect, hostname: String) -> String {
         switch dialect {
-        case .smtp: return "421 4.3.2 \(hostname) Service shutting down"
         case .imap: return "* BYE Server shutting down"
         case .pop3: return "-ERR [SYS/TEMP] Server shutting down"
         }
@@ -86,7 +79,6 @@ struct PlaceholderSession: LineSession {
 
     static func refusalMessage(_ dialect: Dialect, hostname: String) -> String {
         switch dialect {
-        case .smtp: return "421 4.7.0 \(hostname) Error: too many connections\r\n"
         case .imap: return "* BYE [UNAVAILABLE] Too many connections\r\n"
         case .pop3: return "-ERR [SYS/TEMP] Too many connections\r\n"
         }
@@ -98,26 +90,6 @@ struct PlaceholderSession: LineSession {
         var capabilities = ["IMAP4rev1"]
         if context.canStartTLS && !isTLS { capabilities += ["STARTTLS", "LOGINDISABLED"] }
         return capabilities.joined(separator: " ")
-    }
-
-    private mutating func smtp(_ text: String) -> [SessionAction<Never>] {
-        let verb = text.prefix { $0 != " " }.uppercased()
-        switch verb {
-        case "EHLO":
-            var lines = ["250-\(hostname)"]
-            if context.canStartTLS && !isTLS { lines.append("250-STARTTLS") }
-            lines.append("250 ENHANCEDSTATUSCODES")
-            return [.send(line(lines.joined(separator: "\r\n")))]
-        case "HELO": return [.send(line("250 \(hostname)"))]
-        case "STARTTLS":
-            guard context.canStartTLS && !isTLS else { return [.send(line("503 5.5.1 TLS already active"))] }
-            return [.send(line("220 2.0.0 Ready to start TLS")), .startTLS]
-        case "NOOP", "RSET": return [.send(line("250 2.0.0 OK"))]
-        case "QUIT": return [.send(line("221 2.0.0 Bye")), .close]
-        case "MAIL", "RCPT", "DATA", "BDAT", "AUTH":
-            return [.send(line("451 4.3.2 Mail service not available yet; try again later"))]
-        default: return [.send(line("502 5.5.1 Command not implemented"))]
-        }
     }
 
     private mutating func imap(_ text: String) -> [SessionAction<Never>] {

@@ -3,7 +3,13 @@ public import Foundation
 public import Logging
 public import NIOCore
 import NIOPosix
+import MailQueue
+import MailStore
+import MaildirStore
 import NIOSSL
+import SASL
+import SMTPProtocol
+import SMTPServer
 import ServerSupport
 public import ServiceLifecycle
 public import UnixSignals
@@ -41,6 +47,10 @@ public final class Server: Sendable {
         public static func certificate(_ data: String) -> String { data + "/tls/cert.pem" }
         public static func key(_ data: String) -> String { data + "/tls/key.pem" }
         public static func configuration(_ data: String) -> String { data + "/tsubame.toml" }
+        /// Maildirs: `<data>/mail/<domain>/<user>/` (Dovecot's `maildir:~/%d/%n`).
+        public static func mail(_ data: String) -> String { data + "/mail" }
+        /// The outbound spool.
+        public static func queue(_ data: String) -> String { data + "/queue" }
     }
 
     /// Prepares the data directory and binds every enabled service.
@@ -62,6 +72,12 @@ public final class Server: Sendable {
         let authenticator = Authenticator(
             directory: directory, policy: policy, logger: Logger(label: "tsubame.auth"))
 
+        let smtpServices = SMTPServices(
+            directory: directory, authenticator: authenticator,
+            delivery: MaildirDelivery(root: Paths.mail(dataDirectory), hostname: configuration.hostname),
+            spool: Spool(directory: Paths.queue(dataDirectory)), logger: Logger(label: "tsubame.smtp"),
+            now: { Int64(Date().timeIntervalSince1970) })
+
         let enabled = configuration.listen.services.compactMap { entry in entry.address.map { (entry.service, $0) } }
         let tlsContext = enabled.isEmpty ? nil : try makeTLSContext(configuration, dataDirectory: dataDirectory, logger: logger)
 
@@ -78,7 +94,7 @@ public final class Server: Sendable {
                 }
                 let listener = try await bindListener(
                     service, address: socketAddress, configuration: configuration, tlsContext: tlsContext,
-                    logger: logger)
+                    smtpServices: smtpServices, logger: logger)
                 listeners.append(listener)
                 services.append(listener)
                 bound[service] = listener.localAddress
@@ -125,24 +141,52 @@ public final class Server: Sendable {
 
     private static func bindListener(
         _ service: ServiceKind, address: SocketAddress, configuration: Configuration, tlsContext: NIOSSLContext?,
-        logger: Logger
+        smtpServices: SMTPServices, logger: Logger
     ) async throws -> any ClosableListener {
         var limits = ListenerLimits()
         limits.maximumConnections = configuration.limits.maximumConnections
         limits.maximumConnectionsPerAddress = configuration.limits.maximumConnectionsPerAddress
         limits.maximumLineLength = configuration.limits.maximumLineLength
-        let dialect = PlaceholderSession.Dialect(service)
-        switch dialect {
-        case .smtp: limits.idleTimeout = timeAmount(configuration.limits.smtpIdleTimeout)
-        case .imap: limits.idleTimeout = timeAmount(configuration.limits.imapIdleTimeout)
-        case .pop3: limits.idleTimeout = timeAmount(configuration.limits.pop3IdleTimeout)
-        }
         let hostname = configuration.hostname
-        return try await Listener<PlaceholderSession>.bind(
-            name: service.rawValue, address: address, tlsMode: service.tlsMode, tlsContext: tlsContext, limits: limits,
-            shutdownGracePeriod: configuration.limits.shutdownGrace, logger: logger,
-            refusal: { _ in PlaceholderSession.refusalMessage(dialect, hostname: hostname) },
-            makeSession: { context in PlaceholderSession(dialect: dialect, context: context, hostname: hostname) })
+        let grace = configuration.limits.shutdownGrace
+        switch service {
+        case .smtp, .submission, .submissions:
+            limits.idleTimeout = timeAmount(configuration.limits.smtpIdleTimeout)
+            let smtp = smtpConfiguration(configuration, role: service == .smtp ? .mx : .submission)
+            // RFC 5321 §4.5.3.1.4 and RFC 4954 §4: a command line is short; AUTH data
+            // lines may reach 12288 octets.
+            limits.maximumLineLength = max(smtp.limits.maximumCommandLineLength, 12288)
+            return try await Listener<SMTPSession>.bind(
+                name: service.rawValue, address: address, tlsMode: service.tlsMode, tlsContext: tlsContext,
+                limits: limits, shutdownGracePeriod: grace, logger: logger,
+                refusal: { _ in String(buffer: SMTPReply.tooManyConnections(hostname).encoded) },
+                makeSession: { context in SMTPSession(configuration: smtp, context: context, services: smtpServices) })
+        case .imap, .imaps, .pop3, .pop3s:
+            let dialect = PlaceholderSession.Dialect(service)
+            limits.idleTimeout = timeAmount(
+                dialect == .imap ? configuration.limits.imapIdleTimeout : configuration.limits.pop3IdleTimeout)
+            return try await Listener<PlaceholderSession>.bind(
+                name: service.rawValue, address: address, tlsMode: service.tlsMode, tlsContext: tlsContext,
+                limits: limits, shutdownGracePeriod: grace, logger: logger,
+                refusal: { _ in PlaceholderSession.refusalMessage(dialect, hostname: hostname) },
+                makeSession: { context in PlaceholderSession(dialect: dialect, context: context, hostname: hostname) })
+        }
+    }
+
+    static func smtpConfiguration(
+        _ configuration: Configuration, role: SMTPServerStateMachine.Role
+    ) -> SMTPServerStateMachine.Configuration {
+        var smtp = SMTPServerStateMachine.Configuration(role: role, hostname: configuration.hostname)
+        smtp.limits.maximumMessageSize = configuration.smtp.maximumMessageSize
+        smtp.limits.maximumRecipients = configuration.smtp.maximumRecipients
+        smtp.limits.maximumErrors = configuration.smtp.maximumErrors
+        smtp.limits.maximumCommandLineLength = min(configuration.limits.maximumLineLength, 2048)
+        smtp.allowPlaintextAuth = configuration.auth.allowPlaintext
+        smtp.mechanisms = configuration.smtp.authMechanisms.compactMap(SASLMechanism.init(name:))
+        smtp.bareLineEndings = configuration.smtp.bareLineEndings == "normalize" ? .normalize : .reject
+        smtp.receivedHeaderShowsTLS = configuration.smtp.receivedHeaderTLS
+        smtp.receivedHeaderShowsLogin = configuration.smtp.receivedHeaderLogin
+        return smtp
     }
 
     private static func timeAmount(_ duration: Duration) -> TimeAmount {
