@@ -85,6 +85,9 @@ public struct SMTPServerStateMachine {
         case close
         /// Ask the directory about a recipient, then call `recipientResolved`.
         case resolveRecipient(SMTPMailbox)
+        /// `RCPT TO:<Postmaster>` without a domain (RFC 5321 §4.1.1.3): find the
+        /// postmaster of the server's own domain, then call `recipientResolved`.
+        case resolvePostmaster
         /// Submission: may `login` use `sender`? Then call `senderChecked`.
         case checkSender(login: String, sender: SMTPMailbox)
         /// Check a password through the authenticator, then call `authenticationFinished`.
@@ -245,9 +248,12 @@ public struct SMTPServerStateMachine {
         guard case .waiting(.recipient(var transaction, let path, let parameters)) = state else { return [] }
         state = .transaction(transaction)
         let mailbox: SMTPMailbox
+        var lookup = lookup
         switch path {
         case .postmaster:
             mailbox = SMTPMailbox(localPart: "postmaster", domain: .name(configuration.hostname))
+            // `<Postmaster>` is always ours (RFC 5321 §4.5.1): never relayed, never denied as relay.
+            if lookup == .notLocalDomain { lookup = .unknownUser }
         case .mailbox(let value):
             mailbox = value
         }
@@ -432,16 +438,17 @@ public struct SMTPServerStateMachine {
         guard transaction.recipients.count < configuration.limits.maximumRecipients else {
             return refuse(.tooManyRecipients)
         }
-        let mailbox: SMTPMailbox
+        state = .waiting(.recipient(transaction, path, parameters))
         switch path {
         case .postmaster:
-            mailbox = SMTPMailbox(localPart: "postmaster", domain: .name(configuration.hostname))
-        case .mailbox(let value):
-            mailbox = value
+            return [.resolvePostmaster]
+        case .mailbox(let mailbox):
+            if !mailbox.isASCII && !transaction.parameters.smtpUTF8 {
+                state = .transaction(transaction)
+                return refuse(.utf8NotDeclared)
+            }
+            return [.resolveRecipient(mailbox)]
         }
-        if !mailbox.isASCII && !transaction.parameters.smtpUTF8 { return refuse(.utf8NotDeclared) }
-        state = .waiting(.recipient(transaction, path, parameters))
-        return [.resolveRecipient(mailbox)]
     }
 
     private mutating func data() -> [Action] {

@@ -78,6 +78,10 @@ public struct SMTPSession: LineSession {
             case .resolveRecipient(let mailbox):
                 let directory = services.directory
                 return .run { .recipient(await Self.resolve(mailbox, directory)) }
+            case .resolvePostmaster:
+                let directory = services.directory
+                let hostname = machine.configuration.hostname
+                return .run { .recipient(await Self.resolvePostmaster(hostname: hostname, directory)) }
             case .checkSender(let login, let sender):
                 let directory = services.directory
                 return .run { .sender(allowed: await Self.owns(login: login, sender: sender, directory)) }
@@ -156,6 +160,21 @@ public struct SMTPSession: LineSession {
         }
     }
 
+    /// `<Postmaster>` goes to `postmaster@` the host name, or else of its parent
+    /// domains (`mail.example.com` → `example.com`), whichever is local first —
+    /// Postfix appends `$myorigin` the same way.
+    static func resolvePostmaster(hostname: String, _ directory: any AccountDirectory) async -> RecipientLookup {
+        var labels = hostname.split(separator: ".").map(String.init)
+        while labels.count >= 1 {
+            let domain = labels.joined(separator: ".")
+            let lookup = await resolve(SMTPMailbox(localPart: "postmaster", domain: .name(domain)), directory)
+            if lookup != .notLocalDomain { return lookup }
+            labels.removeFirst()
+            if labels.count < 2 { break }
+        }
+        return .unknownUser
+    }
+
     /// Whether `login` may send as `sender`: its own address, or an alias (or `+tag`)
     /// that delivers to it.
     static func owns(login: String, sender: SMTPMailbox, _ directory: any AccountDirectory) async -> Bool {
@@ -198,7 +217,7 @@ public struct SMTPSession: LineSession {
             }
             if !local.isEmpty {
                 // RFC 5321 §4.4: the delivering server adds Return-Path.
-                let returnPath = Array("Return-Path: \(Self.envelopeSender(transaction.sender).isEmpty ? "<>" : "<\(Self.envelopeSender(transaction.sender))>")\r\n".utf8)
+                let returnPath = Array("Return-Path: <\(Self.envelopeSender(transaction.sender))>\r\n".utf8)
                 try await services.delivery.deliver(returnPath + received + body, to: local)
             }
         } catch let error as StoreError {

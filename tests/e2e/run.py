@@ -4,7 +4,8 @@
 Usage: python3 tests/e2e/run.py [PATH-TO-TSUBAME [SCENARIO ...]]
        (default binary .build/debug/tsubame; default: every scenario)
 
-Python 3 standard library only. Each scenario starts its own `tsubame serve` on a
+Python 3 standard library only (plus `swaks` for some SMTP scenarios). The helpers
+are in harness.py, the SMTP scenarios in smtp_scenarios.py. Each scenario starts its own `tsubame serve` on a
 fresh data directory with free loopback ports, prints `PASS name` or
 `FAIL name: why`, and the run ends with `N passed, M failed` (read by CI); the exit
 status is non-zero when anything failed.
@@ -24,261 +25,11 @@ import tempfile
 import time
 import traceback
 
-SERVICES = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s")
-HOST = "127.0.0.1"
-HOSTNAME = "mail.example.test"
-IO_TIMEOUT = 5.0
-
-BINARY = "tsubame"
-
-
-class Failure(Exception):
-    """A scenario's check did not hold; the message says why."""
-
-
-def check(condition, message):
-    if not condition:
-        raise Failure(message)
-
-
-def unverified_context():
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def free_ports(count):
-    """Distinct ports the kernel considers free right now (bind 0, read, close)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind((HOST, 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
-def run_cli(*args, data=None, stdin=None, timeout=30):
-    """Runs `tsubame ARGS [--data DATA]`; returns CompletedProcess (text)."""
-    command = [BINARY, *args]
-    if data is not None:
-        command += ["--data", data]
-    return subprocess.run(
-        command, input=stdin, capture_output=True, text=True, timeout=timeout,
-        stdin=None if stdin is not None else subprocess.DEVNULL)
-
-
-def describe(result):
-    return (f"exit {result.returncode}, stdout {result.stdout.strip()!r}, "
-            f"stderr {result.stderr.strip()!r}")
-
-
-# MARK: - Server process
-
-
-class ServerProcess:
-    """One `tsubame serve --data DIR` with a generated tsubame.toml."""
-
-    def __init__(self, extra_config="", services=SERVICES, listen_overrides=None):
-        self.directory = tempfile.mkdtemp(prefix="tsubame-e2e-")
-        self.extra_config = extra_config
-        self.services = services
-        self.listen_overrides = listen_overrides or {}
-        self.ports = {}
-        self.process = None
-        self.log_path = os.path.join(self.directory, "serve.log")
-        self.log_file = None
-        self.startup_seconds = None
-
-    def write_config(self):
-        numbers = free_ports(len(self.services))
-        self.ports = dict(zip(self.services, numbers))
-        lines = [f'hostname = "{HOSTNAME}"', "", "[listen]"]
-        for service in SERVICES:
-            if service in self.listen_overrides:
-                lines.append(f'{service} = "{self.listen_overrides[service]}"')
-            elif service in self.ports:
-                lines.append(f'{service} = "{HOST}:{self.ports[service]}"')
-            else:
-                lines.append(f'{service} = ""')
-        text = "\n".join(lines) + "\n"
-        if self.extra_config:
-            text += "\n" + self.extra_config.strip() + "\n"
-        with open(os.path.join(self.directory, "tsubame.toml"), "w") as f:
-            f.write(text)
-
-    def spawn(self):
-        if self.log_file is not None:
-            self.log_file.close()
-        self.log_file = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
-            [BINARY, "serve", "--data", self.directory],
-            stdin=subprocess.DEVNULL, stdout=self.log_file, stderr=self.log_file)
-
-    def start(self, attempts=3):
-        """Writes the config, spawns, waits until every port accepts (10 s)."""
-        last = ""
-        for _ in range(attempts):
-            self.write_config()
-            started = time.monotonic()
-            self.spawn()
-            ready, last = self.wait_until_listening(10.0)
-            if ready:
-                self.startup_seconds = time.monotonic() - started
-                return self
-            # A port taken between free_ports() and bind: try other ports.
-            if self.process.poll() is not None and "cannot listen" in self.log():
-                continue
-            break
-        self.stop()
-        raise Failure(f"server did not start: {last}; log: {self.log_tail()}")
-
-    def wait_until_listening(self, limit):
-        deadline = time.monotonic() + limit
-        waiting = dict(self.ports)
-        while time.monotonic() < deadline:
-            code = self.process.poll()
-            if code is not None:
-                return False, f"serve exited with {code}"
-            for service, port in list(waiting.items()):
-                try:
-                    with socket.create_connection((HOST, port), timeout=0.5):
-                        pass
-                    del waiting[service]
-                except OSError:
-                    pass
-            if not waiting:
-                return True, ""
-            time.sleep(0.02)
-        return False, f"ports not accepting after {limit:.0f} s: {sorted(waiting)}"
-
-    def wait_for_log(self, text, count, limit=10.0):
-        """Waits until `text` appears `count` times in the server's log."""
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            if self.log().count(text) >= count:
-                return True
-            if not self.alive():
-                return False
-            time.sleep(0.02)
-        return False
-
-    def alive(self):
-        return self.process is not None and self.process.poll() is None
-
-    def log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def log_tail(self, lines=8):
-        return " | ".join(self.log().strip().splitlines()[-lines:])
-
-    def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-
-    def cleanup(self):
-        try:
-            self.stop()
-        finally:
-            if self.process is not None and self.process.poll() is None:
-                self.process.kill()
-            if self.log_file is not None:
-                self.log_file.close()
-            shutil.rmtree(self.directory, ignore_errors=True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, kind, error, trace):
-        # A server that died during the scenario explains most failures: say so.
-        died = self.process is not None and self.process.poll() is not None
-        code = self.process.returncode if died else None
-        log = self.log_tail() if died else ""
-        self.cleanup()
-        if died and (kind is None or issubclass(kind, (Failure, OSError, EOFError))):
-            detail = f"server exited with {code} during the scenario; log: {log}"
-            raise Failure(f"{error}; {detail}" if error is not None else detail) from error
-        return False
-
-
-# MARK: - Raw line client
-
-
-class LineClient:
-    """A raw socket with CRLF line reading, optionally upgraded to TLS."""
-
-    def __init__(self, port, timeout=IO_TIMEOUT):
-        self.sock = socket.create_connection((HOST, port), timeout=timeout)
-        self.pending = b""
-
-    def send(self, data):
-        if isinstance(data, str):
-            data = data.encode()
-        self.sock.sendall(data)
-
-    def readline(self):
-        """One line without CRLF; b'' only at EOF with nothing pending."""
-        while b"\n" not in self.pending:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                line, self.pending = self.pending, b""
-                return line
-            self.pending += chunk
-        line, _, self.pending = self.pending.partition(b"\n")
-        return line.rstrip(b"\r")
-
-    def line(self, what="a line"):
-        line = self.readline()
-        check(line != b"", f"connection closed while waiting for {what}")
-        return line.decode("utf-8", "replace")
-
-    def smtp_reply(self):
-        """Reads a (multi-line) SMTP reply; returns its lines."""
-        lines = []
-        while True:
-            line = self.line("an SMTP reply")
-            lines.append(line)
-            if len(line) < 4 or line[3] != "-":
-                return lines
-
-    def expect_eof(self, limit=5.0):
-        """True when the peer closes within `limit` seconds (data before EOF is drained)."""
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            self.sock.settimeout(max(0.05, deadline - time.monotonic()))
-            try:
-                chunk = self.sock.recv(65536)
-            except socket.timeout:
-                return False
-            except (ConnectionResetError, ssl.SSLError, OSError):
-                return True
-            if not chunk:
-                return True
-        return False
-
-    def start_tls(self):
-        check(self.pending == b"", f"server sent bytes before the TLS handshake: {self.pending!r}")
-        self.sock = unverified_context().wrap_socket(self.sock, server_hostname=HOSTNAME)
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
+import harness
+import smtp_scenarios
+from harness import (
+    HOST, HOSTNAME, IO_TIMEOUT, SERVICES, Failure, LineClient, ServerProcess, check, describe, run_cli,
+    unverified_context)
 
 # MARK: - Scenarios
 
@@ -798,7 +549,7 @@ SCENARIOS = [
     idle_timeout,
     long_line,
     bind_failure,
-]
+] + smtp_scenarios.SCENARIOS
 
 # Run only when named on the command line (known server bugs, stress checks).
 EXTRA_SCENARIOS = [
@@ -807,10 +558,9 @@ EXTRA_SCENARIOS = [
 
 
 def main():
-    global BINARY
-    BINARY = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/debug/tsubame")
-    if not os.access(BINARY, os.X_OK):
-        print(f"FAIL setup: {BINARY} is not an executable")
+    harness.BINARY = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/debug/tsubame")
+    if not os.access(harness.BINARY, os.X_OK):
+        print(f"FAIL setup: {harness.BINARY} is not an executable")
         print("0 passed, 1 failed")
         return 1
     chosen = SCENARIOS
@@ -834,8 +584,12 @@ def main():
             continue
         except Exception as error:  # a client library error is a failure too
             failed += 1
-            where = traceback.extract_tb(error.__traceback__)[-1]
-            print(f"FAIL {name}: {type(error).__name__}: {error} (line {where.lineno})", flush=True)
+            here = os.path.dirname(os.path.abspath(__file__))
+            frames = traceback.extract_tb(error.__traceback__)
+            ours = [frame for frame in frames if os.path.dirname(os.path.abspath(frame.filename)) == here]
+            where = (ours or frames)[-1]
+            print(f"FAIL {name}: {type(error).__name__}: {error} "
+                  f"({os.path.basename(where.filename)} line {where.lineno})", flush=True)
             continue
         passed += 1
         print(f"PASS {name}" + (f" ({note})" if note else ""), flush=True)
