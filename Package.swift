@@ -156,7 +156,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SMTPProtocolTests",
-            dependencies: ["SMTPProtocol", "SASL", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "SMTPProtocol", "SASL", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -26,7 +26,9 @@ public enum SMTPCommandParser {
         let space = line.firstIndex(of: UInt8(ascii: " ")) ?? line.endIndex
         let verb = line[..<space]
         let argument = space < line.endIndex ? line[(space + 1)...] : []
-        guard line.allSatisfy({ $0 != 0 }) else { return .failure(.syntax("Error: NUL in command")) }
+        // A NUL is never SMTP: binary input (a TLS ClientHello on port 25, a scanner)
+        // counts as an unrecognized command, so a first line like that closes the session.
+        guard line.allSatisfy({ $0 != 0 }) else { return .failure(.unrecognized) }
         do {
             return .success(try parseCommand(verb: verb, argument: argument))
         } catch {

@@ -48,7 +48,11 @@ enum SMTPGrammar {
                 guard index + 2 < bytes.endIndex,
                     let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2])
                 else { return nil }
-                out.append(high << 4 | low)
+                let decoded = high << 4 | low
+                // RFC 3461 §4: the values are printable US-ASCII; a decoded CR, LF or
+                // NUL could end up in a header field of a bounce.
+                guard decoded >= 0x20, decoded < 0x7F else { return nil }
+                out.append(decoded)
                 index += 3
             } else {
                 guard byte >= 33, byte <= 126, byte != UInt8(ascii: "=") else { return nil }

@@ -162,6 +162,10 @@ public struct SMTPServerStateMachine {
     }
 
     public mutating func receive(line: [UInt8]) -> [Action] {
+        finishingShutdown(handleReceive(line: line))
+    }
+
+    private mutating func handleReceive(line: [UInt8]) -> [Action] {
         commands += 1
         if case .authenticating(var sasl, let mechanism, let login) = state {
             return continueAuthentication(&sasl, mechanism: mechanism, login: login, line: line)
@@ -187,6 +191,10 @@ public struct SMTPServerStateMachine {
     }
 
     public mutating func lineTooLong() -> [Action] {
+        finishingShutdown(handleLineTooLong())
+    }
+
+    private mutating func handleLineTooLong() -> [Action] {
         switch state {
         case .authenticating, .awaitingFinalResponse:
             state = .ready
@@ -198,6 +206,10 @@ public struct SMTPServerStateMachine {
 
     /// Message bytes while `wantsRawInput`.
     public mutating func receive(raw buffer: inout ByteBuffer) -> [Action] {
+        finishingShutdown(handleReceive(raw: &buffer))
+    }
+
+    private mutating func handleReceive(raw buffer: inout ByteBuffer) -> [Action] {
         switch state {
         case .data(let transaction, var decoder):
             switch decoder.decode(&buffer) {
@@ -238,6 +250,7 @@ public struct SMTPServerStateMachine {
         // RFC 3207 §4.2: forget everything learned before TLS; the client starts over with EHLO.
         connection.isTLS = true
         tlsVersion = version
+        authenticatedUser = nil
         heloName = nil
         isExtended = false
         state = .connected
@@ -245,6 +258,10 @@ public struct SMTPServerStateMachine {
     }
 
     public mutating func recipientResolved(_ lookup: RecipientLookup) -> [Action] {
+        finishingShutdown(handleRecipientResolved(lookup))
+    }
+
+    private mutating func handleRecipientResolved(_ lookup: RecipientLookup) -> [Action] {
         guard case .waiting(.recipient(var transaction, let path, let parameters)) = state else { return [] }
         state = .transaction(transaction)
         let mailbox: SMTPMailbox
@@ -276,6 +293,10 @@ public struct SMTPServerStateMachine {
     }
 
     public mutating func senderChecked(allowed: Bool) -> [Action] {
+        finishingShutdown(handleSenderChecked(allowed: allowed))
+    }
+
+    private mutating func handleSenderChecked(allowed: Bool) -> [Action] {
         guard case .waiting(.sender(let path, let parameters)) = state else { return [] }
         state = .ready
         guard allowed else { return refuse(.senderNotOwned) }
@@ -284,6 +305,10 @@ public struct SMTPServerStateMachine {
     }
 
     public mutating func authenticationFinished(_ outcome: AuthenticationOutcome) -> [Action] {
+        finishingShutdown(handleAuthenticationFinished(outcome))
+    }
+
+    private mutating func handleAuthenticationFinished(_ outcome: AuthenticationOutcome) -> [Action] {
         guard case .waiting(.password) = state else { return [] }
         state = .ready
         switch outcome {
@@ -299,6 +324,10 @@ public struct SMTPServerStateMachine {
 
     /// SCRAM keys looked up; `throttled` when the authenticator refuses this attempt.
     public mutating func scramCredentialsFetched(_ keys: SCRAMServerKeys?, throttled: Bool) -> [Action] {
+        finishingShutdown(handleScramCredentialsFetched(keys, throttled: throttled))
+    }
+
+    private mutating func handleScramCredentialsFetched(_ keys: SCRAMServerKeys?, throttled: Bool) -> [Action] {
         guard case .waiting(.scramKeys(var sasl, let login)) = state else { return [] }
         if throttled {
             state = .ready
@@ -309,6 +338,10 @@ public struct SMTPServerStateMachine {
     }
 
     public mutating func stored(_ outcome: StoreOutcome) -> [Action] {
+        finishingShutdown(handleStored(outcome))
+    }
+
+    private mutating func handleStored(_ outcome: StoreOutcome) -> [Action] {
         guard case .waiting(.store) = state else { return [] }
         state = .ready
         var actions: [Action]
@@ -320,11 +353,21 @@ public struct SMTPServerStateMachine {
         case .mailboxFull:
             actions = refuse(SMTPReply(452, .init(4, 2, 2), "Mailbox full"))
         }
-        if isShutdownPending {
-            state = .closed
-            actions += [.send(.shuttingDown(configuration.hostname)), .close]
-        }
         return actions
+    }
+
+    /// A shutdown that arrived while work was in flight takes effect as soon as the
+    /// session is between commands again.
+    private mutating func finishingShutdown(_ actions: [Action]) -> [Action] {
+        guard isShutdownPending else { return actions }
+        switch state {
+        case .data, .chunk, .chunking, .waiting, .closed:
+            return actions
+        default:
+            if actions.contains(where: { if case .close = $0 { return true } else { return false } }) { return actions }
+            state = .closed
+            return actions + [.send(.shuttingDown(configuration.hostname)), .close]
+        }
     }
 
     public mutating func idleTimeout() -> [Action] {
@@ -601,18 +644,16 @@ public struct SMTPServerStateMachine {
                 state = .ready
                 return [.recordSCRAMOutcome(login: authenticationID, success: false)] + refuse(.authenticationFailed)
             }
-            var actions: [Action] = [.recordSCRAMOutcome(login: authenticationID, success: true)]
             if let serverFinal {
                 // RFC 4954 §4: additional data with a successful outcome is sent as a
                 // final 334 challenge; the client answers with an empty line, then 235.
+                // The outcome is recorded then, not before.
                 state = .awaitingFinalResponse(login: authenticationID)
-                actions.append(.send(SMTPReply(334, nil, Data(serverFinal).base64EncodedString())))
-                return actions
+                return [.send(SMTPReply(334, nil, Data(serverFinal).base64EncodedString()))]
             }
             authenticatedUser = authenticationID
             state = .ready
-            actions.append(.send(.authenticated))
-            return actions
+            return [.recordSCRAMOutcome(login: authenticationID, success: true), .send(.authenticated)]
         case .failure(let error):
             state = .ready
             var actions: [Action] = []
@@ -628,10 +669,14 @@ public struct SMTPServerStateMachine {
     /// The client's answer to the final server message of SCRAM: must be empty.
     private mutating func finishAuthentication(login: String, line: [UInt8]) -> [Action] {
         state = .ready
-        if line == Array("*".utf8) { return refuse(.authenticationCancelled) }
-        guard line.isEmpty || line == Array("=".utf8) else { return refuse(.authenticationMalformed) }
+        if line == Array("*".utf8) {
+            return [.recordSCRAMOutcome(login: login, success: false)] + refuse(.authenticationCancelled)
+        }
+        guard line.isEmpty || line == Array("=".utf8) else {
+            return [.recordSCRAMOutcome(login: login, success: false)] + refuse(.authenticationMalformed)
+        }
         authenticatedUser = login
-        return [.send(.authenticated)]
+        return [.recordSCRAMOutcome(login: login, success: true), .send(.authenticated)]
     }
 
     static func decodeBase64(_ text: String) -> [UInt8]? {

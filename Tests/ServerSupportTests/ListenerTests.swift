@@ -8,7 +8,17 @@ import Testing
 
 @Suite("Listener over loopback")
 struct ListenerTests {
+    /// A listener that is already serving (its `run()` in a task of its own); tests
+    /// that drive shutdown through a ServiceGroup use `bindListener` instead.
     static func makeListener(
+        tlsMode: TLSMode = .startTLS, limits: ListenerLimits = ListenerLimits(), grace: Duration = .seconds(5)
+    ) async throws -> Listener<EchoSession> {
+        let listener = try await bindListener(tlsMode: tlsMode, limits: limits, grace: grace)
+        Task { try await listener.run() }
+        return listener
+    }
+
+    static func bindListener(
         tlsMode: TLSMode = .startTLS, limits: ListenerLimits = ListenerLimits(), grace: Duration = .seconds(5)
     ) async throws -> Listener<EchoSession> {
         try await Listener<EchoSession>.bind(
@@ -159,7 +169,7 @@ struct ListenerTests {
     }
 
     @Test func gracefulShutdownTellsIdleSessionsAndFinishesBusyOnes() async throws {
-        let listener = try await Self.makeListener()
+        let listener = try await Self.bindListener()
         let port = Self.port(listener)
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: listener)], logger: Logger(label: "test")))
@@ -183,8 +193,18 @@ struct ListenerTests {
         await #expect(throws: (any Error).self) { _ = try await TestLineClient.connect(port: port) }
     }
 
+    @Test func boundListenerGreetsNobodyBeforeRun() async throws {
+        let listener = try await Self.bindListener()
+        defer { Task { await listener.close() } }
+        let client = try await TestLineClient.connect(port: Self.port(listener))
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(listener.openConnections == 0)  // queued in the kernel, not accepted
+        Task { try await listener.run() }
+        #expect(try await client.readLine() == "HELLO tls=false starttls=true")
+    }
+
     @Test func shutdownGraceBoundsAStuckSession() async throws {
-        let listener = try await Self.makeListener(grace: .milliseconds(200))
+        let listener = try await Self.bindListener(grace: .milliseconds(200))
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: listener)], logger: Logger(label: "test")))
         let running = Task { try await group.run() }
