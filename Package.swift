@@ -16,7 +16,11 @@ let package = Package(
     name: "Tsubame",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "tsubame", targets: ["tsubame"])
+        .executable(name: "tsubame", targets: ["tsubame"]),
+        // For the fuzz targets in Fuzz/ (a package of their own).
+        .library(name: "SMTPProtocol", targets: ["SMTPProtocol"]),
+        .library(name: "SASL", targets: ["SASL"]),
+        .library(name: "TsubameServer", targets: ["TsubameServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

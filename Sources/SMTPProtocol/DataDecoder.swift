@@ -54,45 +54,57 @@ public struct DataDecoder: Sendable {
     /// Consumes bytes from `buffer`; `.complete` once the end marker has been read.
     public mutating func decode(_ buffer: inout ByteBuffer) -> Result {
         var output: [UInt8] = []
-        output.reserveCapacity(min(buffer.readableBytes, 65536))
-        var consumed = 0
-        var finished = false
-        for byte in buffer.readableBytesView {
-            consumed += 1
-            switch state {
-            case .lineStart:
-                if byte == UInt8(ascii: ".") {
-                    state = .dotAtLineStart
-                } else {
-                    content(byte, &output)
+        let (consumed, finished) = buffer.withUnsafeReadableBytes { bytes -> (Int, Bool) in
+            output.reserveCapacity(bytes.count)
+            var index = 0
+            while index < bytes.count {
+                if state == .inLine {
+                    // Fast path: most of a message is the middle of lines; copy up to
+                    // the next CR or LF in one go.
+                    var end = index
+                    while end < bytes.count && bytes[end] != 13 && bytes[end] != 10 { end += 1 }
+                    if end > index {
+                        output.append(contentsOf: bytes[index..<end])
+                        index = end
+                        continue
+                    }
                 }
-            case .dotAtLineStart:
-                if byte == UInt8(ascii: "\r") {
-                    state = .dotCR
-                } else {
-                    // RFC 5321 §4.5.2: a leading period followed by more text is removed.
-                    content(byte, &output)
-                }
-            case .dotCR:
-                if byte == UInt8(ascii: "\n") {
-                    finished = true
-                } else {
+                let byte = bytes[index]
+                index += 1
+                switch state {
+                case .lineStart:
+                    if byte == UInt8(ascii: ".") {
+                        state = .dotAtLineStart
+                    } else {
+                        content(byte, &output)
+                    }
+                case .dotAtLineStart:
+                    if byte == UInt8(ascii: "\r") {
+                        state = .dotCR
+                    } else {
+                        // RFC 5321 §4.5.2: a leading period followed by more text is removed.
+                        content(byte, &output)
+                    }
+                case .dotCR:
+                    if byte == UInt8(ascii: "\n") {
+                        return (index, true)
+                    }
                     // ".<CR>x": the CR was bare; the dot was a stuffed dot.
                     bareCR(&output)
                     content(byte, &output)
-                }
-            case .inLine:
-                content(byte, &output)
-            case .sawCR:
-                if byte == UInt8(ascii: "\n") {
-                    output.append(contentsOf: [13, 10])
-                    state = .lineStart
-                } else {
-                    bareCR(&output)
+                case .inLine:
                     content(byte, &output)
+                case .sawCR:
+                    if byte == UInt8(ascii: "\n") {
+                        output.append(contentsOf: [13, 10])
+                        state = .lineStart
+                    } else {
+                        bareCR(&output)
+                        content(byte, &output)
+                    }
                 }
             }
-            if finished { break }
+            return (index, false)
         }
         buffer.moveReaderIndex(forwardBy: consumed)
         append(output)

@@ -13,11 +13,14 @@ public struct SMTPServices: Sendable {
     public let logger: Logger
     /// Seconds since 1970, for `Received:` dates (injected so tests can fix it).
     public let now: @Sendable () -> Int64
+    /// Canonical login → extra senders (addresses or `@domain`) it may use on submission.
+    public let senderAllowances: [String: [String]]
 
     public init(
         directory: any AccountDirectory, authenticator: Authenticator, delivery: any MessageDelivery, spool: Spool,
-        logger: Logger, now: @escaping @Sendable () -> Int64
+        logger: Logger, senderAllowances: [String: [String]] = [:], now: @escaping @Sendable () -> Int64
     ) {
+        self.senderAllowances = senderAllowances
         self.directory = directory
         self.authenticator = authenticator
         self.delivery = delivery

@@ -84,7 +84,10 @@ public struct SMTPSession: LineSession {
                 return .run { .recipient(await Self.resolvePostmaster(hostname: hostname, directory)) }
             case .checkSender(let login, let sender):
                 let directory = services.directory
-                return .run { .sender(allowed: await Self.owns(login: login, sender: sender, directory)) }
+                let allowances = services.senderAllowances
+                return .run {
+                    .sender(allowed: await Self.owns(login: login, sender: sender, allowances: allowances, directory))
+                }
             case .verifyPassword(let login, let password):
                 let attempt = loginAttempt(login, password: password)
                 let authenticator = services.authenticator
@@ -175,13 +178,20 @@ public struct SMTPSession: LineSession {
         return .unknownUser
     }
 
-    /// Whether `login` may send as `sender`: its own address, or an alias (or `+tag`)
-    /// that delivers to it.
-    static func owns(login: String, sender: SMTPMailbox, _ directory: any AccountDirectory) async -> Bool {
+    /// Whether `login` may send as `sender`: its own address, an alias (or `+tag`)
+    /// that delivers to it, or an address its `[smtp.sender_allowances]` entry names.
+    static func owns(
+        login: String, sender: SMTPMailbox, allowances: [String: [String]], _ directory: any AccountDirectory
+    ) async -> Bool {
         guard let domain = sender.domainName, let address = MailAddress(localPart: sender.localPart, domain: domain),
             let account = MailAddress(login)
         else { return false }
         if address.canonical == account.canonical { return true }
+        if let patterns = allowances[account.canonical],
+            patterns.contains(where: { $0 == address.canonical || $0 == "@" + address.domain })
+        {
+            return true
+        }
         guard case .deliver(let local, _) = try? await directory.resolve(recipient: address) else { return false }
         return local.contains { $0.canonical == account.canonical }
     }

@@ -108,6 +108,10 @@ public struct Configuration: Sendable, Equatable {
         public var receivedHeaderTLS = false
         /// `received_header_login`: name the login in `Received:` (Postfix `smtpd_sasl_authenticated_header`).
         public var receivedHeaderLogin = false
+        /// `[smtp.sender_allowances]`: login → extra envelope senders it may use on
+        /// submission, each an address or `@domain` (Postfix `smtpd_sender_login_maps`).
+        /// Its own address and aliases that deliver to it are always allowed.
+        public var senderAllowances: [String: [String]] = [:]
 
         public init() {}
     }

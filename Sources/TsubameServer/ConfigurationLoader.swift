@@ -1,4 +1,5 @@
 public import Foundation
+import MailCore
 import TOMLKit
 
 /// Reads the TOML configuration file into a `Configuration`, checking every key.
@@ -168,6 +169,22 @@ final class ConfigurationReader {
             }
             smtp.bool("received_header_tls") { configuration.smtp.receivedHeaderTLS = $0 }
             smtp.bool("received_header_login") { configuration.smtp.receivedHeaderLogin = $0 }
+            if var allowances = smtp.table("sender_allowances") {
+                for login in allowances.keys {
+                    allowances.stringArray(login) { patterns in
+                        guard let account = MailAddress(login) else { return "the key must be a login address" }
+                        for pattern in patterns {
+                            let isDomain = pattern.hasPrefix("@") && MailAddress.normalizedDomain(String(pattern.dropFirst())) != nil
+                            guard isDomain || MailAddress(pattern) != nil else {
+                                return "'\(pattern)' is neither an address nor @domain"
+                            }
+                        }
+                        configuration.smtp.senderAllowances[account.canonical] = patterns.map { $0.lowercased() }
+                        return nil
+                    }
+                }
+                allowances.finish()
+            }
             smtp.finish()
         }
         if var log = section.table("log") {
@@ -279,12 +296,15 @@ final class ConfigurationReader {
 
         mutating func table(_ key: String) -> Section? {
             guard let value = value(key) else { return nil }
+            let path = name.map { "\($0).\(key)" } ?? key
             guard let table = value.table else {
-                reader.problem(table: nil, key: key, "expected a table ([\(key)])")
+                reader.problem(table: name, key: key, "expected a table ([\(path)])")
                 return nil
             }
-            return Section(reader: reader, table: table, name: key)
+            return Section(reader: reader, table: table, name: path)
         }
+
+        var keys: [String] { table.keys.sorted() }
 
         func finish() {
             for key in table.keys.sorted() where !used.contains(key) {

@@ -57,6 +57,13 @@ public enum ConfigurationRenderer {
             "auth_mechanisms = [\(c.smtp.authMechanisms.map(quoted).joined(separator: ", "))]",
             "received_header_tls = \(c.smtp.receivedHeaderTLS)",
             "received_header_login = \(c.smtp.receivedHeaderLogin)",
+            "", "[smtp.sender_allowances]",
+        ]
+        for login in c.smtp.senderAllowances.keys.sorted() {
+            let patterns = c.smtp.senderAllowances[login] ?? []
+            lines.append("\(quoted(login)) = [\(patterns.map(quoted).joined(separator: ", "))]")
+        }
+        lines += [
             "", "[log]",
             "level = \(quoted(c.log.level))",
         ]

@@ -76,6 +76,7 @@ public final class Server: Sendable {
             directory: directory, authenticator: authenticator,
             delivery: MaildirDelivery(root: Paths.mail(dataDirectory), hostname: configuration.hostname),
             spool: Spool(directory: Paths.queue(dataDirectory)), logger: Logger(label: "tsubame.smtp"),
+            senderAllowances: configuration.smtp.senderAllowances,
             now: { Int64(Date().timeIntervalSince1970) })
 
         let enabled = configuration.listen.services.compactMap { entry in entry.address.map { (entry.service, $0) } }

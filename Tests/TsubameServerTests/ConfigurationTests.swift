@@ -682,3 +682,36 @@ private func temporaryPath() -> String {
     FileManager.default.temporaryDirectory
         .appendingPathComponent("tsubame-configuration-\(UUID().uuidString).toml").path
 }
+
+@Suite("Configuration: sender allowances")
+struct SenderAllowanceConfigurationTests {
+    @Test func readsLoginsAndPatterns() throws {
+        let text = """
+            [smtp.sender_allowances]
+            "Alice@Example.com" = ["sales@example.com", "@Shop.example"]
+            """
+        let configuration = try ConfigurationLoader.parse(text, file: "t.toml")
+        #expect(configuration.smtp.senderAllowances == ["alice@example.com": ["sales@example.com", "@shop.example"]])
+        // And it renders back to the same.
+        let again = try ConfigurationLoader.parse(ConfigurationRenderer.render(configuration), file: "r.toml")
+        #expect(again.smtp.senderAllowances == configuration.smtp.senderAllowances)
+    }
+
+    @Test func refusesBadPatternsWithTheirLine() {
+        let text = """
+            [smtp]
+            max_errors = 5
+
+            [smtp.sender_allowances]
+            "alice@example.com" = ["not an address"]
+            """
+        do {
+            _ = try ConfigurationLoader.parse(text, file: "t.toml")
+            Issue.record("a bad pattern was accepted")
+        } catch {
+            #expect(error.problems.map(\.key) == ["[smtp.sender_allowances] alice@example.com"])
+            #expect(error.problems.map(\.line) == [5])
+        }
+    }
+}
+

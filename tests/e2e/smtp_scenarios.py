@@ -730,12 +730,40 @@ def smtp_parallel_20():
         return f"{elapsed:.2f} s"
 
 
+def submission_sender_allowances():
+    """[smtp.sender_allowances] lets a login use extra senders (Postfix smtpd_sender_login_maps)."""
+    config = f"""
+[smtp.sender_allowances]
+"{ALICE}" = ["sales@{DOMAIN}", "@alice-shop.test"]
+"""
+    with mail_server(extra_config=config) as server:
+        client = smtp_client(server.ports["submission"], tls=True)
+        try:
+            code, reply = client.login(ALICE, PASSWORDS[ALICE])
+            check(code == 235, f"AUTH answered {code} {reply!r}")
+            for sender, expected in ((f"sales@{DOMAIN}", 250), ("anyone@alice-shop.test", 250),
+                                     (f"support@{DOMAIN}", 553), ("anyone@other-shop.test", 553)):
+                code, reply = client.mail(sender)
+                check(code == expected, f"MAIL FROM:<{sender}> as alice answered {code} {reply!r}, expected {expected}")
+                client.rset()
+        finally:
+            quit_quietly(client)
+        client = smtp_client(server.ports["submission"], tls=True)
+        try:
+            client.login(BOB, PASSWORDS[BOB])
+            code, reply = client.mail(f"sales@{DOMAIN}")
+            check(code == 553, f"bob may not use alice's allowance: MAIL answered {code} {reply!r}")
+        finally:
+            quit_quietly(client)
+
+
 SCENARIOS = [
     smtp_mx_local_delivery,
     smtp_mx_refuses,
     smtp_pipelining,
     smtp_smuggling,
     submission_auth,
+    submission_sender_allowances,
     submissions_implicit_tls,
     swaks_variety,
     smtp_limits,
