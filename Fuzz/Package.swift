@@ -8,15 +8,18 @@ import PackageDescription
 let package = Package(
     name: "TsubameFuzz",
     platforms: [.macOS(.v15)],
-    dependencies: [.package(path: "..")],
+    // run.sh links tsubame-root -> .. so the dependency has the same identity whatever
+    // the checkout directory is called.
+    dependencies: [.package(path: "tsubame-root")],
     targets: [
-        .executableTarget(name: "FuzzSMTPCommand", dependencies: [.product(name: "SMTPProtocol", package: "Tsubame")]),
+        .target(name: "FuzzDriver"),
+        .executableTarget(name: "FuzzSMTPCommand", dependencies: ["FuzzDriver", .product(name: "SMTPProtocol", package: "tsubame-root")]),
         .executableTarget(
             name: "FuzzDataDecoder",
-            dependencies: [.product(name: "SMTPProtocol", package: "Tsubame")]),
-        .executableTarget(name: "FuzzSASL", dependencies: [.product(name: "SASL", package: "Tsubame")]),
+            dependencies: ["FuzzDriver", .product(name: "SMTPProtocol", package: "tsubame-root")]),
+        .executableTarget(name: "FuzzSASL", dependencies: ["FuzzDriver", .product(name: "SASL", package: "tsubame-root")]),
         .executableTarget(
             name: "FuzzConfiguration",
-            dependencies: [.product(name: "TsubameServer", package: "Tsubame")]),
+            dependencies: ["FuzzDriver", .product(name: "TsubameServer", package: "tsubame-root")]),
     ]
 )

@@ -7,10 +7,16 @@ cd "$(dirname "$0")"
 seconds=${1:-60}; shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(FuzzSMTPCommand FuzzDataDecoder FuzzSASL FuzzConfiguration)
-swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+ln -sfn .. tsubame-root
 for target in "${targets[@]}"; do
-    mkdir -p "corpus/$target" "findings/$target"
+    # Debug builds: sanitizer builds of every dependency in release take far longer on
+    # two cores, and coverage guidance matters more than speed here.
+    swift build --product "$target" -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld
+done
+for target in "${targets[@]}"; do
+    # New inputs go to findings/<target>/corpus (not committed); corpus/<target> holds the seeds.
+    mkdir -p "corpus/$target" "findings/$target/corpus"
     echo "== $target ($seconds s)"
-    ".build/release/$target" -max_total_time="$seconds" -max_len=4096 -artifact_prefix="findings/$target/" \
-        "corpus/$target"
+    ".build/debug/$target" -max_total_time="$seconds" -max_len=4096 -artifact_prefix="findings/$target/" \
+        "findings/$target/corpus" "corpus/$target"
 done

@@ -1,8 +1,10 @@
+import FuzzDriver
 import SASL
 
 /// Each mechanism fed the input as an initial response and then as responses.
 @_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    guard let data else { return 0 }
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
     let pieces = bytes.split(separator: 0xFF, omittingEmptySubsequences: false).map(Array.init)
     for mechanism in SASLMechanism.allCases {
@@ -22,3 +24,5 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     }
     return 0
 }
+
+runFuzzer { data, size in fuzz(data, size) }

@@ -1,3 +1,4 @@
+import FuzzDriver
 import NIOCore
 import SMTPProtocol
 
@@ -5,7 +6,8 @@ import SMTPProtocol
 /// must not depend on where the bytes were split, and must never hold a bare LF when
 /// normalising.
 @_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    guard let data else { return 0 }
     guard size > 0 else { return 0 }
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
     let split = Int(bytes[0]) % size
@@ -28,3 +30,5 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     }
     return 0
 }
+
+runFuzzer { data, size in fuzz(data, size) }
