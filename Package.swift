@@ -74,6 +74,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "DovecotAuthProtocol",
+            dependencies: ["SASL"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "DovecotAuthServer",
+            dependencies: [
+                "DovecotAuthProtocol", "SASL", "ServerSupport", "Directory",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SMTPServer",
             dependencies: [
                 "SMTPProtocol", "SASL", "ServerSupport", "Directory", "MailStore", "MailQueue", "MailCore",
@@ -112,6 +126,7 @@ let package = Package(
             name: "TsubameServer",
             dependencies: [
                 "MailCore", "Directory", "ServerSupport", "SMTPProtocol", "SMTPServer", "SASL", "MailStore",
+                "DovecotAuthServer",
                 "MaildirStore", "MailQueue",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -164,6 +179,11 @@ let package = Package(
                 "SMTPProtocol", "SASL", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DovecotAuthProtocolTests",
+            dependencies: ["DovecotAuthProtocol", "SASL", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

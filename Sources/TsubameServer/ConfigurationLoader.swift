@@ -27,6 +27,17 @@ public enum ConfigurationLoader {
 
     /// Parses configuration text; `file` is only used in error messages.
     public static func parse(_ text: String, file: String) throws(ConfigurationError) -> Configuration {
+        // toml++ (inside TOMLKit) asserts, and so kills the process, on a non-ASCII
+        // character in a bare key such as `[ét]` (found by Fuzz/FuzzConfiguration).
+        // TOML allows such characters only inside quoted strings and comments, so
+        // refuse them anywhere else before the text reaches the parser.
+        if let line = firstNonASCIIOutsideStrings(text) {
+            throw ConfigurationError([
+                .init(
+                    file: file, line: line, key: nil,
+                    message: "TOML syntax: non-ASCII character outside a quoted string (quote the key: [\"name\"])")
+            ])
+        }
         let root: TOMLTable
         do {
             root = try TOMLTable(string: text)
@@ -42,6 +53,67 @@ public enum ConfigurationLoader {
         reader.read(&configuration)
         if !reader.problems.isEmpty { throw ConfigurationError(reader.problems) }
         return configuration
+    }
+}
+
+extension ConfigurationLoader {
+    /// The line of the first byte ≥ 0x80 that is not inside a string or a comment.
+    static func firstNonASCIIOutsideStrings(_ text: String) -> Int? {
+        enum Mode { case plain, comment, basic, literal, multilineBasic, multilineLiteral }
+        let bytes = Array(text.utf8)
+        var mode = Mode.plain
+        var line = 1
+        var index = 0
+        func starts(_ literal: String) -> Bool {
+            let needle = Array(literal.utf8)
+            return index + needle.count <= bytes.count && Array(bytes[index..<(index + needle.count)]) == needle
+        }
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\n") {
+                line += 1
+                if mode == .comment || mode == .basic || mode == .literal { mode = .plain }
+                index += 1
+                continue
+            }
+            switch mode {
+            case .plain:
+                if byte >= 0x80 { return line }
+                if byte == UInt8(ascii: "#") {
+                    mode = .comment
+                } else if starts("\"\"\"") {
+                    mode = .multilineBasic
+                    index += 2
+                } else if starts("'''") {
+                    mode = .multilineLiteral
+                    index += 2
+                } else if byte == UInt8(ascii: "\"") {
+                    mode = .basic
+                } else if byte == UInt8(ascii: "'") {
+                    mode = .literal
+                }
+            case .comment:
+                break
+            case .basic, .multilineBasic:
+                if byte == UInt8(ascii: "\\") {
+                    index += 1  // an escaped character never ends the string
+                } else if mode == .basic && byte == UInt8(ascii: "\"") {
+                    mode = .plain
+                } else if mode == .multilineBasic && starts("\"\"\"") {
+                    mode = .plain
+                    index += 2
+                }
+            case .literal:
+                if byte == UInt8(ascii: "'") { mode = .plain }
+            case .multilineLiteral:
+                if starts("'''") {
+                    mode = .plain
+                    index += 2
+                }
+            }
+            index += 1
+        }
+        return nil
     }
 }
 

@@ -715,3 +715,28 @@ struct SenderAllowanceConfigurationTests {
     }
 }
 
+@Suite("Configuration: input that crashed TOMLKit")
+struct ConfigurationHostileTextTests {
+    /// Found by Fuzz/FuzzConfiguration: toml++ asserts on a non-ASCII bare key.
+    @Test(arguments: ["[ét]\nx = 1\n", "hostname = \"a.example\"\n[\u{FFFD}\u{FFFD}en]\n", "ключ = 1\n"])
+    func nonASCIIOutsideStringsIsASyntaxError(_ text: String) {
+        do {
+            _ = try ConfigurationLoader.parse(text, file: "t.toml")
+            Issue.record("accepted \(text)")
+        } catch {
+            #expect(error.problems.first?.message.contains("non-ASCII") == true)
+            #expect(error.problems.first?.line == (text.hasPrefix("hostname") ? 2 : 1))
+        }
+    }
+
+    @Test func nonASCIIInsideStringsAndCommentsIsFine() throws {
+        let text = """
+            # コメント
+            hostname = "mail.example.test" # 燕
+            [smtp.sender_allowances]
+            "alice@example.test" = ["@bücher.example"]
+            """
+        let configuration = try ConfigurationLoader.parse(text, file: "t.toml")
+        #expect(configuration.smtp.senderAllowances["alice@example.test"] == ["@bücher.example"])
+    }
+}
