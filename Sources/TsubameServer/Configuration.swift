@@ -14,6 +14,7 @@ public struct Configuration: Sendable, Equatable {
     public var auth = Auth()
     public var limits = Limits()
     public var smtp = SMTP()
+    public var authSocket = AuthSocket()
     public var log = Log()
 
     public init() {}
@@ -112,6 +113,21 @@ public struct Configuration: Sendable, Equatable {
         /// submission, each an address or `@domain` (Postfix `smtpd_sender_login_maps`).
         /// Its own address and aliases that deliver to it are always allowed.
         public var senderAllowances: [String: [String]] = [:]
+
+        public init() {}
+    }
+
+    /// `[auth_socket]`: Dovecot's authentication protocol on a UNIX socket, for
+    /// Postfix's `smtpd_sasl_type = dovecot` (the seed's `private/auth`).
+    public struct AuthSocket: Sendable, Equatable {
+        /// `path`: the socket; `""` (the default) disables it. For Postfix, e.g.
+        /// `/var/spool/postfix/private/auth` with `smtpd_sasl_path = private/auth`.
+        public var path = ""
+        /// `mode`: file mode of the socket, octal (Dovecot's `unix_listener` default 0666 is too wide).
+        public var mode = 0o660
+        /// `user`, `group`: owner of the socket (needs root), e.g. `postfix`.
+        public var user: String?
+        public var group: String?
 
         public init() {}
     }

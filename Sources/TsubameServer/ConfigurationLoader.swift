@@ -259,6 +259,24 @@ final class ConfigurationReader {
             }
             smtp.finish()
         }
+        if var socket = section.table("auth_socket") {
+            socket.string("path") { value in
+                guard value.isEmpty || value.hasPrefix("/") else { return "must be an absolute path, or \"\" to disable" }
+                guard value.utf8.count < 100 else { return "too long for a UNIX socket path (at most 99 octets)" }
+                configuration.authSocket.path = value
+                return nil
+            }
+            socket.string("mode") { value in
+                guard value.count <= 4, let mode = Int(value, radix: 8), mode <= 0o777 else {
+                    return "expected an octal file mode such as \"0660\""
+                }
+                configuration.authSocket.mode = mode
+                return nil
+            }
+            socket.string("user") { configuration.authSocket.user = $0.isEmpty ? nil : $0; return nil }
+            socket.string("group") { configuration.authSocket.group = $0.isEmpty ? nil : $0; return nil }
+            socket.finish()
+        }
         if var log = section.table("log") {
             log.string("level") { value in
                 let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]

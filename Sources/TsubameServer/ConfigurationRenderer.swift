@@ -64,6 +64,13 @@ public enum ConfigurationRenderer {
             lines.append("\(quoted(login)) = [\(patterns.map(quoted).joined(separator: ", "))]")
         }
         lines += [
+            "", "[auth_socket]",
+            "path = \(quoted(c.authSocket.path))",
+            "mode = \(quoted("0" + String(c.authSocket.mode, radix: 8)))",
+        ]
+        if let user = c.authSocket.user { lines.append("user = \(quoted(user))") }
+        if let group = c.authSocket.group { lines.append("group = \(quoted(group))") }
+        lines += [
             "", "[log]",
             "level = \(quoted(c.log.level))",
         ]

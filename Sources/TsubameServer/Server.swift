@@ -7,6 +7,9 @@ import MailQueue
 import MailStore
 import MaildirStore
 import NIOSSL
+import DovecotAuthProtocol
+import DovecotAuthServer
+import NIOConcurrencyHelpers
 import SASL
 import SMTPProtocol
 import SMTPServer
@@ -100,6 +103,11 @@ public final class Server: Sendable {
                 services.append(listener)
                 bound[service] = listener.localAddress
             }
+            if !configuration.authSocket.path.isEmpty {
+                let listener = try await bindAuthSocket(configuration, authenticator: authenticator, logger: logger)
+                listeners.append(listener)
+                services.append(listener)
+            }
         } catch {
             for listener in listeners { await listener.close() }
             throw error
@@ -174,6 +182,53 @@ public final class Server: Sendable {
         }
     }
 
+    /// The Dovecot-protocol auth socket: a stale socket file is replaced, then mode and
+    /// owner are set before anything is accepted (a Listener accepts only in `run()`).
+    private static func bindAuthSocket(
+        _ configuration: Configuration, authenticator: Authenticator, logger: Logger
+    ) async throws -> any ClosableListener {
+        let socket = configuration.authSocket
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: socket.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            try? FileManager.default.removeItem(atPath: socket.path)
+        }
+        var limits = ListenerLimits()
+        limits.maximumConnections = configuration.limits.maximumConnections
+        // Every client is "local": one Postfix smtpd process is one connection.
+        limits.maximumConnectionsPerAddress = configuration.limits.maximumConnections
+        limits.maximumLineLength = DovecotAuthLimits().maximumLineLength
+        limits.idleTimeout = .hours(24 * 365)
+        let cookie = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        let mechanisms = configuration.smtp.authMechanisms.compactMap(SASLMechanism.init(name:))
+        let allowPlaintext = configuration.auth.allowPlaintext
+        let connections = ManagedAtomicCounter()
+        let listener = try await Listener<DovecotAuthSession>.bind(
+            name: "auth_socket", address: try SocketAddress(unixDomainSocketPath: socket.path), tlsMode: .startTLS,
+            tlsContext: nil, limits: limits, shutdownGracePeriod: .seconds(1), logger: logger,
+            refusal: { _ in "" },
+            makeSession: { context in
+                DovecotAuthSession(
+                    configuration: .init(
+                        mechanisms: mechanisms, serverPID: Int(getpid()), connectionID: connections.next(),
+                        cookie: cookie, allowPlaintext: allowPlaintext),
+                    context: context, authenticator: authenticator)
+            })
+        guard chmod(socket.path, mode_t(socket.mode)) == 0 else {
+            await listener.close()
+            throw ListenerError.cannotBind("auth_socket", socket.path, "chmod: \(String(cString: strerror(errno)))")
+        }
+        if socket.user != nil || socket.group != nil {
+            let uid = socket.user.map { name in getpwnam(name)?.pointee.pw_uid } ?? uid_t.max
+            let gid = socket.group.map { name in getgrnam(name)?.pointee.gr_gid } ?? gid_t.max
+            guard let uid, let gid, chown(socket.path, uid, gid) == 0 else {
+                await listener.close()
+                throw ListenerError.cannotBind(
+                    "auth_socket", socket.path, "cannot give it to \(socket.user ?? "-"):\(socket.group ?? "-") (unknown name, or not root)")
+            }
+        }
+        return listener
+    }
+
     static func smtpConfiguration(
         _ configuration: Configuration, role: SMTPServerStateMachine.Role
     ) -> SMTPServerStateMachine.Configuration {
@@ -203,3 +258,10 @@ protocol ClosableListener: Service {
 }
 
 extension Listener: ClosableListener {}
+
+/// Connection numbers for the auth socket's CUID.
+final class ManagedAtomicCounter: Sendable {
+    private let value = NIOLockedValueBox(0)
+
+    func next() -> Int { value.withLockedValue { $0 += 1; return $0 } }
+}
