@@ -8,5 +8,7 @@ struct Tsubame: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tsubame",
         abstract: "A mail server: SMTP (25/587/465), IMAP (143/993) and POP3 (110/995) in one program.",
-        subcommands: [Serve.self, ConfigCommand.self, DomainCommand.self, UserCommand.self, AliasCommand.self])
+        subcommands: [
+            Serve.self, ConfigCommand.self, DomainCommand.self, UserCommand.self, AliasCommand.self, AuthCommand.self,
+        ])
 }

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Directory
+import Foundation
+import MailCore
+import TsubameServer
+
+/// `tsubame auth test ADDRESS` — like `doveadm auth test`: which user database
+/// answered for a login, and why it succeeded or failed.
+struct AuthCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "auth", abstract: "Check logins against the user database.", subcommands: [Test.self])
+
+    struct Test: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check a login and password, and say which user database answered and why.")
+
+        @OptionGroup var data: DataOptions
+        @Flag(name: .long, help: "Read the password from the first line of standard input.")
+        var passwordStdin = false
+        @Option(name: .long, help: "The password (visible in the process list: for scripts and tests).")
+        var password: String?
+        @Argument(help: "The login (an address).") var address: String
+
+        func run() async throws {
+            try await reportingFailures {
+                let plain: String
+                if let password {
+                    plain = password
+                } else if passwordStdin || isatty(STDIN_FILENO) == 0 {
+                    guard let line = readLine(strippingNewline: true) else { throw CommandFailure("no password on standard input") }
+                    plain = line
+                } else {
+                    guard let typed = getpass("Password: ") else { throw CommandFailure("cannot read the password") }
+                    plain = String(cString: typed)
+                }
+                let directory = try openDirectory(data)
+                let source = "sqlite (\(Server.Paths.directoryDatabase(data.directory)))"
+                guard MailAddress(address) != nil else {
+                    throw CommandFailure("'\(address)' is not a valid login (logins are addresses)")
+                }
+                guard let account = try await directory.account(login: address) else {
+                    print("passdb: \(address) auth failed")
+                    print("source: \(source): no such user")
+                    throw ExitCode(1)
+                }
+                if account.passwordHash.verify(plain) {
+                    print("passdb: \(account.address.canonical) auth succeeded")
+                    print("source: \(source), scheme {\(account.passwordHash.scheme.name)}")
+                } else {
+                    print("passdb: \(account.address.canonical) auth failed")
+                    print("source: \(source): password mismatch (scheme {\(account.passwordHash.scheme.name)})")
+                    throw ExitCode(1)
+                }
+            }
+        }
+    }
+}
