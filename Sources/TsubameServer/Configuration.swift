@@ -67,6 +67,9 @@ public struct Configuration: Sendable, Equatable {
         /// `max_failures_per_account`: failures in the window after which an account
         /// refuses logins from addresses it has not seen succeed.
         public var maximumFailuresPerAccount = 10
+        /// `sources`: user databases asked in order (Dovecot's passdb chain): `"sqlite"`
+        /// (the embedded directory) and `"passwd-file:/path"` (Dovecot format).
+        public var sources = ["sqlite"]
 
         public init() {}
     }

@@ -205,6 +205,16 @@ final class ConfigurationReader {
             auth.duration("max_failure_delay") { configuration.auth.maximumFailureDelay = $0 }
             auth.integer("max_failures_per_ip", 1...1_000_000) { configuration.auth.maximumFailuresPerAddress = $0 }
             auth.integer("max_failures_per_account", 1...1_000_000) { configuration.auth.maximumFailuresPerAccount = $0 }
+            auth.stringArray("sources") { values in
+                guard !values.isEmpty else { return "name at least one user database" }
+                for value in values where value != "sqlite" {
+                    guard value.hasPrefix("passwd-file:/") else {
+                        return "unknown source '\(value)'; expected \"sqlite\" or \"passwd-file:/path\""
+                    }
+                }
+                configuration.auth.sources = values
+                return nil
+            }
             auth.finish()
         }
         if var limits = section.table("limits") {

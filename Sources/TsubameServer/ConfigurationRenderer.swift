@@ -41,6 +41,7 @@ public enum ConfigurationRenderer {
             "max_failure_delay = \(duration(c.auth.maximumFailureDelay))",
             "max_failures_per_ip = \(c.auth.maximumFailuresPerAddress)",
             "max_failures_per_account = \(c.auth.maximumFailuresPerAccount)",
+            "sources = [\(c.auth.sources.map(quoted).joined(separator: ", "))]",
             "", "[limits]",
             "max_connections = \(c.limits.maximumConnections)",
             "max_connections_per_ip = \(c.limits.maximumConnectionsPerAddress)",

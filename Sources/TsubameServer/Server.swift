@@ -26,19 +26,23 @@ public import UnixSignals
 public final class Server: Sendable {
     public let configuration: Configuration
     public let dataDirectory: String
+    /// The embedded directory (what `tsubame user …` manages).
     public let directory: SQLiteDirectory
+    /// Every configured user database, in order (`[auth] sources`).
+    public let userDatabases: DirectoryChain
     public let authenticator: Authenticator
     /// The bound address of each enabled service (the real port when 0 was asked).
     public let boundAddresses: [ServiceKind: SocketAddress]
     private let group: ServiceGroup
 
     private init(
-        configuration: Configuration, dataDirectory: String, directory: SQLiteDirectory, authenticator: Authenticator,
-        boundAddresses: [ServiceKind: SocketAddress], group: ServiceGroup
+        configuration: Configuration, dataDirectory: String, directory: SQLiteDirectory, userDatabases: DirectoryChain,
+        authenticator: Authenticator, boundAddresses: [ServiceKind: SocketAddress], group: ServiceGroup
     ) {
         self.configuration = configuration
         self.dataDirectory = dataDirectory
         self.directory = directory
+        self.userDatabases = userDatabases
         self.authenticator = authenticator
         self.boundAddresses = boundAddresses
         self.group = group
@@ -66,6 +70,7 @@ public final class Server: Sendable {
         try FileManager.default.createDirectory(
             atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let directory = try SQLiteDirectory(path: Paths.directoryDatabase(dataDirectory))
+        let userDatabases = userDatabases(configuration, dataDirectory: dataDirectory, sqlite: directory)
         var policy = ThrottlePolicy()
         policy.window = configuration.auth.failureWindow
         policy.initialDelay = configuration.auth.failureDelay
@@ -73,10 +78,10 @@ public final class Server: Sendable {
         policy.refuseAfterFailuresPerAddress = configuration.auth.maximumFailuresPerAddress
         policy.refuseAfterFailuresPerAccount = configuration.auth.maximumFailuresPerAccount
         let authenticator = Authenticator(
-            directory: directory, policy: policy, logger: Logger(label: "tsubame.auth"))
+            directory: userDatabases, policy: policy, logger: Logger(label: "tsubame.auth"))
 
         let smtpServices = SMTPServices(
-            directory: directory, authenticator: authenticator,
+            directory: userDatabases, authenticator: authenticator,
             delivery: MaildirDelivery(root: Paths.mail(dataDirectory), hostname: configuration.hostname),
             spool: Spool(directory: Paths.queue(dataDirectory)), logger: Logger(label: "tsubame.smtp"),
             senderAllowances: configuration.smtp.senderAllowances,
@@ -117,7 +122,7 @@ public final class Server: Sendable {
                 services: services.map { .init(service: $0) }, gracefulShutdownSignals: signals, logger: logger))
         return Server(
             configuration: configuration, dataDirectory: dataDirectory, directory: directory,
-            authenticator: authenticator, boundAddresses: bound, group: group)
+            userDatabases: userDatabases, authenticator: authenticator, boundAddresses: bound, group: group)
     }
 
     /// Serves until a shutdown signal or `shutdown()`, then finishes open sessions
@@ -180,6 +185,20 @@ public final class Server: Sendable {
                 refusal: { _ in PlaceholderSession.refusalMessage(dialect, hostname: hostname) },
                 makeSession: { context in PlaceholderSession(dialect: dialect, context: context, hostname: hostname) })
         }
+    }
+
+    /// The `[auth] sources` chain; `sqlite` is the embedded directory.
+    public static func userDatabases(
+        _ configuration: Configuration, dataDirectory: String, sqlite: SQLiteDirectory
+    ) -> DirectoryChain {
+        DirectoryChain(
+            sources: configuration.auth.sources.map { source in
+                if source.hasPrefix("passwd-file:") {
+                    let path = String(source.dropFirst("passwd-file:".count))
+                    return .init(name: "passwd-file (\(path))", directory: PasswdFileDirectory(path: path))
+                }
+                return .init(name: "sqlite (\(Paths.directoryDatabase(dataDirectory)))", directory: sqlite)
+            })
     }
 
     /// The Dovecot-protocol auth socket: a stale socket file is replaced, then mode and

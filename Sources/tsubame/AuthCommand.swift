@@ -14,7 +14,7 @@ struct AuthCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check a login and password, and say which user database answered and why.")
 
-        @OptionGroup var data: DataOptions
+        @OptionGroup var options: ServerOptions
         @Flag(name: .long, help: "Read the password from the first line of standard input.")
         var passwordStdin = false
         @Option(name: .long, help: "The password (visible in the process list: for scripts and tests).")
@@ -33,14 +33,21 @@ struct AuthCommand: AsyncParsableCommand {
                     guard let typed = getpass("Password: ") else { throw CommandFailure("cannot read the password") }
                     plain = String(cString: typed)
                 }
-                let directory = try openDirectory(data)
-                let source = "sqlite (\(Server.Paths.directoryDatabase(data.directory)))"
                 guard MailAddress(address) != nil else {
                     throw CommandFailure("'\(address)' is not a valid login (logins are addresses)")
                 }
-                guard let account = try await directory.account(login: address) else {
+                let configuration = try options.loadConfiguration()
+                let chain = Server.userDatabases(
+                    configuration, dataDirectory: options.data.directory, sqlite: try openDirectory(options.data))
+                let found: (account: Account, source: String)?
+                do {
+                    found = try await chain.accountAndSource(login: address)
+                } catch {
+                    throw CommandFailure("user database unavailable: \(error)")
+                }
+                guard let (account, source) = found else {
                     print("passdb: \(address) auth failed")
-                    print("source: \(source): no such user")
+                    print("source: none of \(chain.sources.map(\.name).joined(separator: ", ")) knows this user")
                     throw ExitCode(1)
                 }
                 if account.passwordHash.verify(plain) {
