@@ -99,7 +99,7 @@ let package = Package(
         .target(
             name: "Directory",
             dependencies: [
-                "MailCore", "CCrypt", "CArgon2",
+                "MailCore", "SASL", "CCrypt", "CArgon2",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),

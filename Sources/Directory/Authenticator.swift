@@ -1,6 +1,7 @@
 public import Foundation
 public import Logging
 public import MailCore
+public import SASL
 
 /// One login attempt as every protocol presents it.
 public struct LoginAttempt: Sendable, CustomStringConvertible {
@@ -115,7 +116,7 @@ public actor Authenticator {
     public enum SCRAMLookup: Sendable, Equatable {
         /// The user's stored keys; nil when the user is unknown or has no SCRAM keys
         /// (the exchange then continues with fake keys and fails, revealing nothing).
-        case credentials(SCRAMCredentials?)
+        case credentials(SCRAMServerKeys?)
         case throttled
         case temporaryFailure
     }
@@ -130,7 +131,11 @@ public actor Authenticator {
             return .throttled
         }
         do {
-            return .credentials(try await directory.account(login: attempt.login)?.passwordHash.scramCredentials)
+            let stored = try await directory.account(login: attempt.login)?.passwordHash.scramCredentials
+            return .credentials(
+                stored.map {
+                    SCRAMServerKeys(iterations: $0.iterations, salt: $0.salt, storedKey: $0.storedKey, serverKey: $0.serverKey)
+                })
         } catch {
             log(.error, "login failed (user database unavailable)", attempt, reason: error.description)
             return .temporaryFailure

@@ -78,12 +78,7 @@ public struct DovecotAuthSession: LineSession {
                 return .run {
                     switch await authenticator.scramCredentials(attempt) {
                     case .credentials(let keys):
-                        return .scram(
-                            id,
-                            keys.map {
-                                SCRAMServerKeys(
-                                    iterations: $0.iterations, salt: $0.salt, storedKey: $0.storedKey, serverKey: $0.serverKey)
-                            }, throttled: false)
+                        return .scram(id, keys, throttled: false)
                     case .throttled, .temporaryFailure:
                         return .scram(id, nil, throttled: true)
                     }

@@ -105,11 +105,7 @@ public struct SMTPSession: LineSession {
                 return .run {
                     switch await authenticator.scramCredentials(attempt) {
                     case .credentials(let keys):
-                        return .scram(
-                            keys.map {
-                                SCRAMServerKeys(
-                                    iterations: $0.iterations, salt: $0.salt, storedKey: $0.storedKey, serverKey: $0.serverKey)
-                            }, throttled: false)
+                        return .scram(keys, throttled: false)
                     case .throttled, .temporaryFailure:
                         return .scram(nil, throttled: true)
                     }
