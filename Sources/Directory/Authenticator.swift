@@ -90,18 +90,21 @@ public actor Authenticator {
             log(.notice, "login refused (throttled)", attempt, reason: "too many recent failures")
             return .throttled
         }
+        // Reserve the attempt before the first suspension point: parallel logins from
+        // one IP all see each other in `isThrottled`.
+        inFlight[keys.address, default: 0] += 1
         let account: Account?
         do {
             account = try await directory.account(login: attempt.login)
         } catch {
+            releaseInFlight(keys.address)
             log(.error, "login failed (user database unavailable)", attempt, reason: error.description)
             return .temporaryFailure
         }
         let hash = account?.passwordHash ?? dummyHash
         let password = attempt.password
-        inFlight[keys.address, default: 0] += 1
         let matches = await Self.verifyOffThread(hash, password)
-        inFlight[keys.address] = (inFlight[keys.address] ?? 1) > 1 ? (inFlight[keys.address] ?? 1) - 1 : nil
+        releaseInFlight(keys.address)
         if let account, matches {
             recordSuccess(keys)
             log(.info, "login", attempt, reason: nil, user: account.address.canonical)
@@ -174,6 +177,11 @@ public actor Authenticator {
         let accountFailures = recentCount(failuresByAccount[keys.account], now: now)
         return ipFailures >= policy.refuseAfterFailuresPerAddress
             || (!isKnownPair && accountFailures >= policy.refuseAfterFailuresPerAccount)
+    }
+
+    private func releaseInFlight(_ address: String) {
+        let remaining = (inFlight[address] ?? 1) - 1
+        inFlight[address] = remaining > 0 ? remaining : nil
     }
 
     private func recordSuccess(_ keys: Keys) {

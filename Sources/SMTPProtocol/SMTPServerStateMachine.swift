@@ -1,6 +1,7 @@
 public import NIOCore
 public import SASL
 import Foundation
+import MailCore
 
 /// One SMTP server session, as a value: feed it what the client sent and what the
 /// directory and the store answered; it returns what to do.
@@ -76,6 +77,8 @@ public struct SMTPServerStateMachine {
         case stored(queueID: String)
         case temporaryFailure
         case mailboxFull
+        /// The store refused the size (a file system limit): permanent, 552 5.3.4.
+        case messageTooBig
     }
 
     public enum Action: Sendable {
@@ -99,7 +102,8 @@ public struct SMTPServerStateMachine {
         case recordSCRAMOutcome(login: String, success: Bool)
         /// Store the message durably for every recipient, then call `stored`.
         /// `trace` is what the `Received:` header says; the server adds the date.
-        case store(SMTPTransaction, message: ByteBuffer, trace: ReceivedTrace)
+        /// `number` counts the messages of this session (1, 2, …), for unique queue IDs.
+        case store(SMTPTransaction, message: ByteBuffer, trace: ReceivedTrace, number: Int)
     }
 
     private enum State {
@@ -138,6 +142,9 @@ public struct SMTPServerStateMachine {
     private var junkCommands = 0
     private var commands = 0
     private var isShutdownPending = false
+    private var chunkWasEmpty = false
+    /// Messages stored in this session, for unique queue IDs.
+    private var messagesStored = 0
 
     public init(configuration: Configuration, connection: Connection) {
         self.configuration = configuration
@@ -352,6 +359,8 @@ public struct SMTPServerStateMachine {
             actions = refuse(.temporaryFailure)
         case .mailboxFull:
             actions = refuse(SMTPReply(452, .init(4, 2, 2), "Mailbox full"))
+        case .messageTooBig:
+            actions = refuse(.messageTooBig)
         }
         return actions
     }
@@ -466,9 +475,10 @@ public struct SMTPServerStateMachine {
         if !isExtended && (parameters != MailParameters()) {
             return refuse(.parameterSyntax("Error: parameters need EHLO"))
         }
-        // Submission: the login must own the sender (Postfix reject_sender_login_mismatch).
-        // The null sender is allowed, as in Postfix: it cannot be impersonated.
-        if configuration.role == .submission, case .mailbox(let mailbox) = path, let login = authenticatedUser {
+        // Whoever is logged in — on submission, or on port 25 after STARTTLS + AUTH —
+        // must own the sender (Postfix reject_sender_login_mismatch). The null sender
+        // is allowed, as in Postfix: it cannot be impersonated.
+        if case .mailbox(let mailbox) = path, let login = authenticatedUser {
             state = .waiting(.sender(path, parameters))
             return [.checkSender(login: login, sender: mailbox)]
         }
@@ -531,6 +541,7 @@ public struct SMTPServerStateMachine {
             refusal = .messageTooBig
         }
         state = .chunk(transaction, message: message, remaining: size, isLast: isLast, refusal: refusal)
+        chunkWasEmpty = size == 0
         if size == 0 {
             var empty = ByteBuffer()
             return receive(raw: &empty)
@@ -541,6 +552,7 @@ public struct SMTPServerStateMachine {
     private mutating func finishChunk(
         _ transaction: SMTPTransaction?, message: ByteBuffer, isLast: Bool, refusal: SMTPReply?
     ) -> [Action] {
+        defer { chunkWasEmpty = false }
         if let refusal {
             // A refused chunk ends the transaction (RFC 3030 §3.2: RSET is implied).
             if transaction != nil || isInTransaction { state = .ready } else { state = heloName == nil ? .connected : .ready }
@@ -552,7 +564,9 @@ public struct SMTPServerStateMachine {
         }
         guard isLast else {
             state = .chunking(transaction, message: message)
-            return [.send(.ok("Ok: \(message.readableBytes) octets received"))]
+            let reply = SMTPReply.ok("Ok: \(message.readableBytes) octets received")
+            // An empty chunk that is not the last one moves nothing forward.
+            return chunkWasEmpty ? junk(reply) : [.send(reply)]
         }
         return store(transaction, message: message)
     }
@@ -579,7 +593,8 @@ public struct SMTPServerStateMachine {
             tlsVersion: configuration.receivedHeaderShowsTLS ? tlsVersion : nil,
             authenticatedUser: configuration.receivedHeaderShowsLogin ? authenticatedUser : nil,
             singleRecipient: single)
-        return [.store(transaction, message: message, trace: trace)]
+        messagesStored += 1
+        return [.store(transaction, message: message, trace: trace, number: messagesStored)]
     }
 
     // MARK: - AUTH (RFC 4954)
@@ -639,7 +654,9 @@ public struct SMTPServerStateMachine {
         case .fetchSCRAMCredentials(let authenticationID):
             state = .waiting(.scramKeys(sasl, login: authenticationID))
             return [.fetchSCRAMCredentials(login: authenticationID)]
-        case .success(let authorizationID, let authenticationID, let serverFinal):
+        case .success(let authorizationID, let rawAuthenticationID, let serverFinal):
+            // Report the login as the directory writes it, as PLAIN/LOGIN do.
+            let authenticationID = MailAddress(rawAuthenticationID)?.canonical ?? rawAuthenticationID
             if let authorizationID, !authorizationID.isEmpty, authorizationID.lowercased() != authenticationID.lowercased() {
                 state = .ready
                 return [.recordSCRAMOutcome(login: authenticationID, success: false)] + refuse(.authenticationFailed)

@@ -60,7 +60,9 @@ public struct ReceivedTrace: Sendable, Hashable {
 
     /// The header field, folded, with CRLF at the end. `date` is an RFC 5322 date-time.
     public func header(date: String) -> String {
-        var text = "Received: from \(Self.clean(heloName)) ([\(remoteAddress)])\r\n\tby \(hostname) (Tsubame) with \(protocolType) id \(sessionID)"
+        // RFC 5321 §4.1.3: IPv6 address literals carry the "IPv6:" tag.
+        let literal = remoteAddress.contains(":") ? "IPv6:\(remoteAddress)" : remoteAddress
+        var text = "Received: from \(Self.clean(heloName)) ([\(literal)])\r\n\tby \(hostname) (Tsubame) with \(protocolType) id \(sessionID)"
         if let tlsVersion { text += "\r\n\t(using \(tlsVersion))" }
         if let authenticatedUser { text += "\r\n\t(Authenticated sender: \(Self.clean(authenticatedUser)))" }
         if let singleRecipient { text += "\r\n\tfor <\(Self.clean(singleRecipient))>" }

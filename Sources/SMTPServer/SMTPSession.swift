@@ -117,12 +117,12 @@ public struct SMTPSession: LineSession {
                     await authenticator.recordSCRAMOutcome(attempt, success: success)
                     return .nothing
                 }
-            case .store(let transaction, let message, let trace):
+            case .store(let transaction, let message, let trace, let number):
                 let services = self.services
-                let session = context.sessionID
+                let queueID = number == 1 ? context.sessionID : "\(context.sessionID).\(number)"
                 let user = machine.login
                 return .run {
-                    .stored(await Self.store(transaction, message: message, trace: trace, services: services, session: session, user: user))
+                    .stored(await Self.store(transaction, message: message, trace: trace, services: services, queueID: queueID, user: user))
                 }
             }
         }
@@ -198,17 +198,18 @@ public struct SMTPSession: LineSession {
     /// rest — before the 250 goes out (DESIGN.md §3).
     static func store(
         _ transaction: SMTPTransaction, message: ByteBuffer, trace: ReceivedTrace, services: SMTPServices,
-        session: String, user: String?
+        queueID localID: String, user: String?
     ) async -> SMTPServerStateMachine.StoreOutcome {
         let received = Array(trace.header(date: RFC5322Date.format(secondsSince1970: services.now())).utf8)
-        let body = Array(message.readableBytesView)
-        var queueID = session
+        let sender = Self.envelopeSender(transaction.sender)
         let local = transaction.localTargets.compactMap(MailAddress.init)
         let remote = transaction.remoteTargets
+        var queueID = localID
+        var spooled: String?
         do {
             if !remote.isEmpty {
                 let envelope = Envelope(
-                    sender: Self.envelopeSender(transaction.sender),
+                    sender: sender,
                     recipients: transaction.recipients.flatMap { recipient in
                         recipient.remote.map {
                             Envelope.Recipient(
@@ -219,28 +220,44 @@ public struct SMTPSession: LineSession {
                     envelopeID: transaction.parameters.envelopeID, ret: transaction.parameters.ret?.rawValue,
                     bodyType: transaction.parameters.body?.rawValue, smtpUTF8: transaction.parameters.smtpUTF8,
                     authenticatedUser: user, receivedAt: Date())
-                queueID = try await services.spool.enqueue(envelope, message: received + body)
+                let id = try await services.spool.enqueue(envelope, message: Self.join([received], message))
+                spooled = id
+                queueID = id
             }
             if !local.isEmpty {
                 // RFC 5321 §4.4: the delivering server adds Return-Path.
-                let returnPath = Array("Return-Path: <\(Self.envelopeSender(transaction.sender))>\r\n".utf8)
-                try await services.delivery.deliver(returnPath + received + body, to: local)
+                let returnPath = Array("Return-Path: <\(sender)>\r\n".utf8)
+                try await services.delivery.deliver(Self.join([returnPath, received], message), to: local)
             }
-        } catch let error as StoreError {
-            services.logger.error(
-                "delivery failed", metadata: ["session": "\(session)", "error": "\(error.detail)"])
-            return error.kind == .overQuota ? .mailboxFull : .temporaryFailure
         } catch {
-            services.logger.error("delivery failed", metadata: ["session": "\(session)", "error": "\(error)"])
-            return .temporaryFailure
+            // The client will send the whole message again: take back what was spooled
+            // for the remote recipients, or they would get it twice.
+            if let spooled { services.spool.remove(id: spooled) }
+            services.logger.error("delivery failed", metadata: ["session": "\(localID)", "error": "\(error)"])
+            guard let storeError = error as? StoreError else { return .temporaryFailure }
+            switch storeError.kind {
+            case .overQuota: return .mailboxFull
+            case .limitExceeded: return .messageTooBig
+            case .notFound, .alreadyExists, .permissionDenied, .expunged, .inUse, .temporary, .internal:
+                return .temporaryFailure
+            }
         }
         services.logger.info(
             "delivered",
             metadata: [
-                "session": "\(session)", "queue_id": "\(queueID)", "from": "\(transaction.sender)",
-                "local": "\(local.count)", "queued": "\(remote.count)", "size": "\(body.count)",
+                "queue_id": "\(queueID)", "from": "\(transaction.sender)", "local": "\(local.count)",
+                "queued": "\(remote.count)", "size": "\(message.readableBytes)",
             ])
         return .stored(queueID: queueID)
+    }
+
+    /// Header lines and the message in one buffer, copied once.
+    static func join(_ headers: [[UInt8]], _ message: ByteBuffer) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(headers.reduce(0) { $0 + $1.count } + message.readableBytes)
+        for header in headers { bytes.append(contentsOf: header) }
+        bytes.append(contentsOf: message.readableBytesView)
+        return bytes
     }
 
     static func envelopeSender(_ path: ReversePath) -> String {

@@ -72,12 +72,30 @@ public final class LineSessionHandler<Session: LineSession>: ChannelDuplexHandle
             let version = tlsVersion(context: context)
             perform(session.tlsEstablished(TLSInfo(version: version)), context: context)
         } else if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            // Reading is paused while work runs (a store, a password check): that
+            // silence is ours, not the client's.
+            guard !isBusy else { return }
             perform(session.idleTimeout(), context: context)
         } else if event is ServerShutdownEvent {
             perform(session.shutdown(), context: context)
         } else {
             context.fireUserInboundEventTriggered(event)
         }
+    }
+
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            if !isBusy && !isClosing { resumeReading(context: context) }
+            processBuffer(context: context)
+        } else {
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func resumeReading(context: ChannelHandlerContext) {
+        guard context.channel.isWritable else { return }
+        context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -89,7 +107,9 @@ public final class LineSessionHandler<Session: LineSession>: ChannelDuplexHandle
     // MARK: - Framing
 
     private func processBuffer(context: ChannelHandlerContext) {
-        while !isBusy && !isClosing && !isUpgrading {
+        // A client that does not read its replies must not make us queue them without
+        // bound: stop processing (and reading) until the socket drains.
+        while !isBusy && !isClosing && !isUpgrading && context.channel.isWritable {
             if session.wantsRawInput {
                 guard buffer.readableBytes > 0 else { break }
                 let before = buffer.readableBytes
@@ -194,8 +214,9 @@ public final class LineSessionHandler<Session: LineSession>: ChannelDuplexHandle
             guard let context = self.channelContext else { return }
             self.isBusy = false
             self.perform(self.session.complete(event), context: context)
-            guard !self.isClosing else { return }
-            context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+            // `complete` may have started the next piece of work already.
+            guard !self.isClosing, !self.isBusy else { return }
+            self.resumeReading(context: context)
             self.processBuffer(context: context)
         }
     }

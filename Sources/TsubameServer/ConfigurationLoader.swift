@@ -231,7 +231,9 @@ final class ConfigurationReader {
             limits.finish()
         }
         if var smtp = section.table("smtp") {
-            smtp.integer("max_message_size", 1024...(4 * 1024 * 1024 * 1024)) { configuration.smtp.maximumMessageSize = $0 }
+            // At most 1 GiB: messages are held in memory while they arrive (and NIO buffers
+            // address 32 bits).
+            smtp.integer("max_message_size", 1024...(1024 * 1024 * 1024)) { configuration.smtp.maximumMessageSize = $0 }
             // RFC 5321 §4.5.3.1.8: at least 100 recipients must be accepted.
             smtp.integer("max_recipients", 100...100_000) { configuration.smtp.maximumRecipients = $0 }
             smtp.integer("max_errors", 1...1000) { configuration.smtp.maximumErrors = $0 }

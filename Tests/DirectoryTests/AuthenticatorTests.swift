@@ -273,3 +273,52 @@ struct AuthenticatorTests {
         #expect(await authenticator.login("alice@example.test", "alice-pw", from: client) == .success(alice))
     }
 }
+
+/// A directory that takes its time, so that logins overlap.
+actor SlowDirectory: AccountDirectory {
+    let inner: InMemoryDirectory
+    private(set) var lookups = 0
+
+    init(_ inner: InMemoryDirectory) { self.inner = inner }
+
+    func isLocalDomain(_ domain: String) async throws(DirectoryError) -> Bool { true }
+
+    func account(login: String) async throws(DirectoryError) -> Account? {
+        lookups += 1
+        try? await Task.sleep(for: .milliseconds(100))
+        return try await inner.account(login: login)
+    }
+
+    func resolve(recipient: MailAddress) async throws(DirectoryError) -> RecipientResolution { .unknownUser }
+}
+
+@Suite("Authenticator: parallel attempts")
+struct AuthenticatorParallelTests {
+    /// Review finding: the in-flight slot must be taken before the first suspension,
+    /// or N parallel guesses from one IP all pass the check.
+    @Test func parallelGuessesFromOneAddressAreBounded() async throws {
+        let alice = try mailbox("alice@example.test")
+        let slow = SlowDirectory(try InMemoryDirectory([
+            Account(address: alice, passwordHash: PasswordHash.make("alice-pw", algorithm: .sha512Crypt))
+        ]))
+        var policy = ThrottlePolicy()
+        policy.initialDelay = .milliseconds(1)
+        policy.maximumDelay = .milliseconds(1)
+        policy.refuseAfterFailuresPerAddress = 3
+        let authenticator = Authenticator(directory: slow, policy: policy)
+        let results = await withTaskGroup(of: AuthenticationResult.self) { group in
+            for index in 0..<20 {
+                group.addTask {
+                    await authenticator.authenticate(
+                        LoginAttempt(login: "alice@example.test", password: "guess-\(index)", remoteAddress: "192.0.2.9", service: "imap"))
+                }
+            }
+            var all: [AuthenticationResult] = []
+            for await result in group { all.append(result) }
+            return all
+        }
+        #expect(results.filter { $0 == .throttled }.count >= 17)
+        #expect(await slow.lookups <= 3)
+    }
+}
+

@@ -231,3 +231,18 @@ func awkwardMessage() -> [UInt8] {
         #expect(encoded == encoded.sorted())
     }
 }
+
+@Suite("Spool: taking back an unacknowledged message")
+struct SpoolRemoveTests {
+    @Test func removeDeletesTheQueueFileAndIgnoresBadIDs() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tsubame-spool-rm-\(UUID().uuidString)").path
+        let spool = Spool(directory: directory)
+        let id = try await spool.enqueue(
+            Envelope(sender: "a@b.test", recipients: [.init(address: "c@d.test")], receivedAt: Date()), message: Array("x\r\n".utf8))
+        #expect(try spool.list() == [id])
+        spool.remove(id: "../../etc/passwd")
+        #expect(try spool.list() == [id])
+        spool.remove(id: id)
+        #expect(try spool.list().isEmpty)
+    }
+}

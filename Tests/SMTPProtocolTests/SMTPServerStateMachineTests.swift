@@ -592,7 +592,9 @@ struct SMTPSessionDataTests {
         _ = machine.greeting()
         send(&machine, protocolCase.helo ? "HELO client.example" : "EHLO client.example")
         if protocolCase.auth { authenticate(&machine) }
-        openTransaction(&machine, mail: "MAIL FROM:<alice@remote.example>" + (protocolCase.utf8 ? " SMTPUTF8" : ""))
+        // A logged-in client's sender is checked (null sender needs no check).
+        let sender = protocolCase.auth ? "<>" : "<alice@remote.example>"
+        openTransaction(&machine, mail: "MAIL FROM:\(sender)" + (protocolCase.utf8 ? " SMTPUTF8" : ""))
         send(&machine, "DATA")
         let actions = raw(&machine, "Subject: x\r\n\r\nbody\r\n.\r\n")
         let store = try #require(firstStore(actions))
@@ -608,7 +610,7 @@ struct SMTPSessionDataTests {
         _ = machine.tlsEstablished(version: "TLSv1.3")
         send(&machine, "EHLO client.example")
         authenticate(&machine)
-        openTransaction(&machine)
+        openTransaction(&machine, mail: "MAIL FROM:<>")
         send(&machine, "DATA")
         let actions = raw(&machine, "x\r\n.\r\n")
         let store = try #require(firstStore(actions))
@@ -1243,5 +1245,60 @@ struct SMTPSessionHostileInputTests {
                 #expect(request.message.readableBytes <= 64)
             }
         }
+    }
+}
+
+// MARK: - Review findings
+
+@Suite("SMTP session: review findings")
+struct SMTPSessionReviewTests {
+    /// AUTH on port 25 (after STARTTLS) must not be a way around the sender check.
+    @Test func authenticatedSessionOnPort25ChecksTheSender() {
+        var machine = greeted(role: .mx, isTLS: true)
+        authenticate(&machine)
+        let actions = send(&machine, "MAIL FROM:<ceo@example.test>")
+        #expect(summary(actions) == ["checkSender alice@example.test ceo@example.test"])
+        #expect(summary(machine.senderChecked(allowed: false)) == ["553 5.7.1"])
+    }
+
+    /// Empty chunks that are not the last count as junk, so they cannot pile up replies forever.
+    @Test func emptyChunksAreJunk() {
+        var machine = greeted { $0.limits.maximumJunkCommands = 3 }
+        openTransaction(&machine)
+        var last: [String] = []
+        for _ in 0..<5 {
+            last = summary(send(&machine, "BDAT 0"))
+            if last.contains("close") { break }
+        }
+        #expect(last == ["421 4.7.0", "close"])
+    }
+
+    @Test func everyMessageOfASessionHasItsOwnNumber() throws {
+        var machine = greeted()
+        var numbers: [Int] = []
+        for _ in 0..<2 {
+            openTransaction(&machine)
+            send(&machine, "DATA")
+            for action in raw(&machine, "Subject: x\r\n\r\nbody\r\n.\r\n") {
+                if case .store(_, _, _, let number) = action { numbers.append(number) }
+            }
+            _ = machine.stored(.stored(queueID: "Q"))
+        }
+        #expect(numbers == [1, 2])
+    }
+
+    @Test func ipv6ClientsAreWrittenAsIPv6Literals() {
+        let trace = ReceivedTrace(
+            heloName: "client.example", remoteAddress: "2001:db8::1", hostname: "mx.example.test", protocolType: "ESMTP",
+            sessionID: "S1", tlsVersion: nil, authenticatedUser: nil, singleRecipient: nil)
+        #expect(trace.header(date: "Sun, 29 Nov 2026 00:00:00 +0000").contains("([IPv6:2001:db8::1])"))
+    }
+
+    @Test func storeRefusingTheSizeIsPermanent() {
+        var machine = greeted()
+        openTransaction(&machine)
+        send(&machine, "DATA")
+        _ = raw(&machine, "Subject: x\r\n\r\nbody\r\n.\r\n")
+        #expect(summary(machine.stored(.messageTooBig)) == ["552 5.3.4"])
     }
 }

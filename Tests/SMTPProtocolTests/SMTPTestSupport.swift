@@ -165,7 +165,7 @@ extension SMTPServerStateMachine.Action {
     }
 
     var storeRequest: StoreRequest? {
-        if case .store(let transaction, let message, let trace) = self {
+        if case .store(let transaction, let message, let trace, _) = self {
             return StoreRequest(transaction: transaction, message: message, trace: trace)
         }
         return nil
@@ -266,7 +266,7 @@ struct SMTPTestSession {
                 queue.append(contentsOf: machine.authenticationFinished(.success(login)))
             case .fetchSCRAMCredentials:
                 queue.append(contentsOf: machine.scramCredentialsFetched(nil, throttled: false))
-            case .store(let transaction, let message, let trace):
+            case .store(let transaction, let message, let trace, _):
                 stored.append(StoreRequest(transaction: transaction, message: message, trace: trace))
                 queue.append(contentsOf: machine.stored(.stored(queueID: "Q\(stored.count)")))
             }
