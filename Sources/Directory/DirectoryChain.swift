@@ -38,6 +38,26 @@ public final class DirectoryChain: AccountDirectory {
         return nil
     }
 
+    /// What `tsubame auth test` reports: which database answered and why.
+    public enum TestResult: Sendable, Equatable {
+        case succeeded(user: String, source: String, scheme: String)
+        case passwordMismatch(user: String, source: String, scheme: String)
+        case unknownUser(sources: [String])
+    }
+
+    /// Checks a password without throttling or logging (an administrator's tool, like
+    /// `doveadm auth test`; never reachable from the network).
+    public func test(login: String, password: String) async throws(DirectoryError) -> TestResult {
+        guard let (account, source) = try await accountAndSource(login: login) else {
+            return .unknownUser(sources: sources.map(\.name))
+        }
+        let user = account.address.canonical
+        let scheme = account.passwordHash.scheme.name
+        return account.passwordHash.verify(password)
+            ? .succeeded(user: user, source: source, scheme: scheme)
+            : .passwordMismatch(user: user, source: source, scheme: scheme)
+    }
+
     public func resolve(recipient: MailAddress) async throws(DirectoryError) -> RecipientResolution {
         var answer = RecipientResolution.notLocalDomain
         for source in sources {

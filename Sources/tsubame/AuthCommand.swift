@@ -39,23 +39,23 @@ struct AuthCommand: AsyncParsableCommand {
                 let configuration = try options.loadConfiguration()
                 let chain = Server.userDatabases(
                     configuration, dataDirectory: options.data.directory, sqlite: try openDirectory(options.data))
-                let found: (account: Account, source: String)?
+                let result: DirectoryChain.TestResult
                 do {
-                    found = try await chain.accountAndSource(login: address)
+                    result = try await chain.test(login: address, password: plain)
                 } catch {
                     throw CommandFailure("user database unavailable: \(error)")
                 }
-                guard let (account, source) = found else {
-                    print("passdb: \(address) auth failed")
-                    print("source: none of \(chain.sources.map(\.name).joined(separator: ", ")) knows this user")
+                switch result {
+                case .succeeded(let user, let source, let scheme):
+                    print("passdb: \(user) auth succeeded")
+                    print("source: \(source), scheme {\(scheme)}")
+                case .passwordMismatch(let user, let source, let scheme):
+                    print("passdb: \(user) auth failed")
+                    print("source: \(source): password mismatch (scheme {\(scheme)})")
                     throw ExitCode(1)
-                }
-                if account.passwordHash.verify(plain) {
-                    print("passdb: \(account.address.canonical) auth succeeded")
-                    print("source: \(source), scheme {\(account.passwordHash.scheme.name)}")
-                } else {
-                    print("passdb: \(account.address.canonical) auth failed")
-                    print("source: \(source): password mismatch (scheme {\(account.passwordHash.scheme.name)})")
+                case .unknownUser(let sources):
+                    print("passdb: \(address) auth failed")
+                    print("source: none of \(sources.joined(separator: ", ")) knows this user")
                     throw ExitCode(1)
                 }
             }

@@ -38,6 +38,8 @@ struct DomainCommand: AsyncParsableCommand {
             try await reportingFailures {
                 try await openDirectory(data).addDomain(name)
                 print("added domain \(name.lowercased())")
+                // RFC 5321 §4.5.1: every domain must accept mail for postmaster.
+                print("hint: add 'tsubame alias add postmaster@\(name.lowercased()) <you>@…' (RFC 5321 §4.5.1)")
             }
         }
     }
