@@ -24,6 +24,11 @@ class Failure(Exception):
     """A scenario's check did not hold; the message says why."""
 
 
+class Skip(Exception):
+    """A scenario cannot run on this machine (e.g. needs root); the message says why.
+    run.py prints `SKIP name: why` and counts it as skipped, neither passed nor failed."""
+
+
 def check(condition, message):
     if not condition:
         raise Failure(message)

@@ -5,10 +5,13 @@ Usage: python3 tests/e2e/run.py [PATH-TO-TSUBAME [SCENARIO ...]]
        (default binary .build/debug/tsubame; default: every scenario)
 
 Python 3 standard library only (plus `swaks` for some SMTP scenarios). The helpers
-are in harness.py, the SMTP scenarios in smtp_scenarios.py. Each scenario starts its own `tsubame serve` on a
-fresh data directory with free loopback ports, prints `PASS name` or
-`FAIL name: why`, and the run ends with `N passed, M failed` (read by CI); the exit
-status is non-zero when anything failed.
+are in harness.py, the SMTP scenarios in smtp_scenarios.py, the auth-socket scenarios
+(Dovecot's auth protocol, Postfix with `smtpd_sasl_type = dovecot`) in
+auth_socket_scenarios.py. Each scenario starts its own `tsubame serve` on a
+fresh data directory with free loopback ports, prints `PASS name`, `FAIL name: why`
+or `SKIP name: why` (it cannot run here, e.g. Postfix without root), and the run ends
+with `N passed, M failed, K skipped` (read by CI); the exit status is non-zero when
+anything failed.
 """
 
 import imaplib
@@ -25,10 +28,11 @@ import tempfile
 import time
 import traceback
 
+import auth_socket_scenarios
 import harness
 import smtp_scenarios
 from harness import (
-    HOST, HOSTNAME, IO_TIMEOUT, SERVICES, Failure, LineClient, ServerProcess, check, describe, run_cli,
+    HOST, HOSTNAME, IO_TIMEOUT, SERVICES, Failure, LineClient, ServerProcess, Skip, check, describe, run_cli,
     unverified_context)
 
 # MARK: - Scenarios
@@ -549,7 +553,7 @@ SCENARIOS = [
     idle_timeout,
     long_line,
     bind_failure,
-] + smtp_scenarios.SCENARIOS
+] + smtp_scenarios.SCENARIOS + auth_socket_scenarios.SCENARIOS
 
 # Run only when named on the command line (known server bugs, stress checks).
 EXTRA_SCENARIOS = [
@@ -561,7 +565,7 @@ def main():
     harness.BINARY = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/debug/tsubame")
     if not os.access(harness.BINARY, os.X_OK):
         print(f"FAIL setup: {harness.BINARY} is not an executable")
-        print("0 passed, 1 failed")
+        print("0 passed, 1 failed, 0 skipped")
         return 1
     chosen = SCENARIOS
     if len(sys.argv) > 2:
@@ -569,15 +573,19 @@ def main():
         unknown = [name for name in sys.argv[2:] if name not in known]
         if unknown:
             print(f"FAIL setup: unknown scenario(s) {', '.join(unknown)}; known: {', '.join(known)}")
-            print("0 passed, 1 failed")
+            print("0 passed, 1 failed, 0 skipped")
             return 1
         chosen = [known[name] for name in sys.argv[2:]]
-    passed = failed = 0
+    passed = failed = skipped = 0
     began = time.monotonic()
     for scenario in chosen:
         name = scenario.__name__
         try:
             note = scenario()
+        except Skip as reason:
+            skipped += 1
+            print(f"SKIP {name}: {reason}", flush=True)
+            continue
         except Failure as failure:
             failed += 1
             print(f"FAIL {name}: {failure}", flush=True)
@@ -594,7 +602,7 @@ def main():
         passed += 1
         print(f"PASS {name}" + (f" ({note})" if note else ""), flush=True)
     print(f"# {time.monotonic() - began:.1f} s", file=sys.stderr)
-    print(f"{passed} passed, {failed} failed", flush=True)
+    print(f"{passed} passed, {failed} failed, {skipped} skipped", flush=True)
     return 1 if failed else 0
 
 
