@@ -151,6 +151,8 @@ let package = Package(
         .target(
             name: "MailTestSupport",
             dependencies: [
+                "SASL",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -176,14 +178,16 @@ let package = Package(
         .testTarget(
             name: "SMTPProtocolTests",
             dependencies: [
-                "SMTPProtocol", "SASL", .product(name: "NIOCore", package: "swift-nio"),
+                "SMTPProtocol", "SASL", "MailTestSupport", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "DovecotAuthProtocolTests",
-            dependencies: ["DovecotAuthProtocol", "SASL", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "DovecotAuthProtocol", "SASL", "MailTestSupport", .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
