@@ -191,6 +191,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "SMTPServerTests",
+            dependencies: [
+                "SMTPServer", "SMTPProtocol", "Directory", "MailQueue", "MailStore", "MailCore",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "MaildirStoreTests",
             dependencies: ["MaildirStore", "MailStore", "MailCore", "DurableFiles"],
             swiftSettings: swiftSettings

@@ -61,12 +61,7 @@ public final class PasswdFileDirectory: AccountDirectory {
     public func resolve(recipient: MailAddress) async throws(DirectoryError) -> RecipientResolution {
         let snapshot = try current()
         guard snapshot.domains.contains(recipient.domain) else { return .notLocalDomain }
-        var candidates = [recipient.canonical]
-        let local = recipient.localPart.lowercased()
-        if let plus = local.firstIndex(of: "+"), plus != local.startIndex {
-            candidates.append(String(local[..<plus]) + "@" + recipient.domain)
-        }
-        for key in candidates {
+        for key in [recipient.canonical] + (recipient.withoutDetail.map { [$0] } ?? []) {
             if let account = snapshot.accounts[key] { return .deliver(local: [account.address], forward: []) }
         }
         return .unknownUser

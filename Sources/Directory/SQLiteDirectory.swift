@@ -261,14 +261,7 @@ public final class SQLiteDirectory: AccountDirectory {
 
     /// Lookup keys in order: exact, without `+tag`, catch-all.
     private static func candidates(for address: MailAddress) -> [String] {
-        let key = address.canonical
-        var keys = [key]
-        let local = address.localPart.lowercased()
-        if let plus = local.firstIndex(of: "+"), plus != local.startIndex {
-            keys.append(String(local[..<plus]) + "@" + address.domain)
-        }
-        keys.append("@" + address.domain)
-        return keys
+        [address.canonical] + (address.withoutDetail.map { [$0] } ?? []) + ["@" + address.domain]
     }
 
     private static func fetchAccount(_ db: Database, _ canonical: String) throws -> Account? {

@@ -89,8 +89,21 @@ public struct MailAddress: Hashable, Sendable, CustomStringConvertible {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
             UInt8(ascii: "0")...UInt8(ascii: "9"):
             return true
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
+            UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "/"),
+            UInt8(ascii: "="), UInt8(ascii: "?"), UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"),
+            UInt8(ascii: "{"), UInt8(ascii: "|"), UInt8(ascii: "}"), UInt8(ascii: "~"):
+            return true
         default:
-            return Array("!#$%&'*+-/=?^_`{|}~".utf8).contains(byte)
+            return false
         }
+    }
+
+    /// The address without its `+detail` (`alice+lists@example.com` → `alice@example.com`),
+    /// canonical; nil when there is no detail. Postfix's `recipient_delimiter = +`.
+    public var withoutDetail: String? {
+        let local = localPart.lowercased()
+        guard let plus = local.firstIndex(of: "+"), plus != local.startIndex else { return nil }
+        return String(local[..<plus]) + "@" + domain
     }
 }

@@ -1,21 +1,9 @@
+import MailCore
+
 /// Character classes of RFC 5321 §4.1.2 and RFC 5322 §3.2.3, on bytes.
 enum SMTPGrammar {
-    ///     atext = ALPHA / DIGIT / "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" /
-    ///             "/" / "=" / "?" / "^" / "_" / "`" / "{" / "|" / "}" / "~"
-    static func isAtext(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
-            UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "/"),
-            UInt8(ascii: "="), UInt8(ascii: "?"), UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"),
-            UInt8(ascii: "{"), UInt8(ascii: "|"), UInt8(ascii: "}"), UInt8(ascii: "~"):
-            return true
-        default:
-            return false
-        }
-    }
+    /// RFC 5322 §3.2.3 atext; one definition, in MailCore.
+    static func isAtext(_ byte: UInt8) -> Bool { MailAddress.isAtext(byte) }
 
     static func isLetterOrDigit(_ byte: UInt8) -> Bool {
         (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39)
