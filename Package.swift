@@ -33,12 +33,15 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // System libraries from Debian: libxcrypt (crypt_r for the {*-CRYPT} schemes) and
         // libargon2 (ARGON2I/ARGON2ID). Hash algorithms are never written by hand here.
         .systemLibrary(name: "CCrypt", path: "Sources/CCrypt", providers: [.apt(["libcrypt-dev"])]),
         .systemLibrary(name: "CArgon2", path: "Sources/CArgon2", providers: [.apt(["libargon2-dev"])]),
+        // OpenLDAP's client library, for the LDAP user database.
+        .systemLibrary(name: "CLDAP", path: "Sources/CLDAP", providers: [.apt(["libldap-dev"])]),
 
         .target(
             name: "MailCore",
@@ -107,6 +110,29 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // User databases beside the embedded one, each in its own module so that the
+        // Directory module (and every protocol) stays free of their client libraries.
+        .target(
+            name: "SQLDirectory",
+            dependencies: [
+                "Directory", "MailCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "LDAPDirectory",
+            dependencies: [
+                "Directory", "MailCore", "CLDAP",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "ServerSupport",
             dependencies: [
@@ -126,7 +152,7 @@ let package = Package(
             name: "TsubameServer",
             dependencies: [
                 "MailCore", "Directory", "ServerSupport", "SMTPProtocol", "SMTPServer", "SASL", "MailStore",
-                "DovecotAuthServer",
+                "DovecotAuthServer", "SQLDirectory", "LDAPDirectory",
                 "MaildirStore", "MailQueue",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -164,6 +190,16 @@ let package = Package(
             name: "DirectoryTests",
             dependencies: ["Directory"],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SQLDirectoryTests",
+            dependencies: ["SQLDirectory", "Directory", "MailCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LDAPDirectoryTests",
+            dependencies: ["LDAPDirectory", "Directory", "MailCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -3,9 +3,12 @@ public import MailCore
 /// A mail account: the login name is its address.
 public struct Account: Sendable, Hashable, CustomStringConvertible {
     public let address: MailAddress
-    public let passwordHash: PasswordHash
+    /// The stored credential, or `nil` when the user database checks passwords itself
+    /// (LDAP with `auth_bind`): then only `AccountDirectory.checkPassword` can tell,
+    /// and SCRAM is impossible for this account.
+    public let passwordHash: PasswordHash?
 
-    public init(address: MailAddress, passwordHash: PasswordHash) {
+    public init(address: MailAddress, passwordHash: PasswordHash?) {
         self.address = address
         self.passwordHash = passwordHash
     }
@@ -35,6 +38,31 @@ public protocol AccountDirectory: Sendable {
     func account(login: String) async throws(DirectoryError) -> Account?
     /// Where mail for `recipient` goes.
     func resolve(recipient: MailAddress) async throws(DirectoryError) -> RecipientResolution
+    /// Whether `password` is right for `login`. The default looks the account up and
+    /// verifies its stored hash off the caller's thread; a database that checks
+    /// passwords itself (LDAP bind) answers here.
+    func checkPassword(login: String, password: String) async throws(DirectoryError) -> PasswordCheck
+    /// Every login this database knows (Dovecot's iterate query, `doveadm user '*'`),
+    /// or `nil` when it cannot list them.
+    func logins() async throws(DirectoryError) -> [String]?
+}
+
+/// The answer of `AccountDirectory.checkPassword`.
+public enum PasswordCheck: Sendable, Equatable {
+    /// This database does not know the login (the next one in a chain may).
+    case unknownUser
+    case wrongPassword(Account)
+    case success(Account)
+}
+
+extension AccountDirectory {
+    public func checkPassword(login: String, password: String) async throws(DirectoryError) -> PasswordCheck {
+        guard let account = try await account(login: login) else { return .unknownUser }
+        guard let hash = account.passwordHash else { return .wrongPassword(account) }
+        return await hash.verifyOffThread(password) ? .success(account) : .wrongPassword(account)
+    }
+
+    public func logins() async throws(DirectoryError) -> [String]? { nil }
 }
 
 /// Why a directory operation failed. `description` is safe for an operator's terminal;

@@ -93,24 +93,30 @@ public actor Authenticator {
         // Reserve the attempt before the first suspension point: parallel logins from
         // one IP all see each other in `isThrottled`.
         inFlight[keys.address, default: 0] += 1
-        let account: Account?
+        let check: PasswordCheck
         do {
-            account = try await directory.account(login: attempt.login)
+            check = try await directory.checkPassword(login: attempt.login, password: attempt.password)
         } catch {
             releaseInFlight(keys.address)
             log(.error, "login failed (user database unavailable)", attempt, reason: error.description)
             return .temporaryFailure
         }
-        let hash = account?.passwordHash ?? dummyHash
-        let password = attempt.password
-        let matches = await Self.verifyOffThread(hash, password)
-        releaseInFlight(keys.address)
-        if let account, matches {
+        let reason: String
+        switch check {
+        case .success(let account):
+            releaseInFlight(keys.address)
             recordSuccess(keys)
             log(.info, "login", attempt, reason: nil, user: account.address.canonical)
             return .success(account.address)
+        case .wrongPassword(let account):
+            reason = account.passwordHash == nil ? "wrong password (refused by the user database)" : "wrong password"
+        case .unknownUser:
+            // A missing user costs as much as a wrong password (no enumeration by timing).
+            _ = await dummyHash.verifyOffThread(attempt.password)
+            reason = "unknown user"
         }
-        log(.notice, "login failed", attempt, reason: account == nil ? "unknown user" : "wrong password")
+        releaseInFlight(keys.address)
+        log(.notice, "login failed", attempt, reason: reason)
         await recordFailure(keys)
         return .failure
     }
@@ -134,7 +140,7 @@ public actor Authenticator {
             return .throttled
         }
         do {
-            let stored = try await directory.account(login: attempt.login)?.passwordHash.scramCredentials
+            let stored = try await directory.account(login: attempt.login)?.passwordHash?.scramCredentials
             return .credentials(
                 stored.map {
                     SCRAMServerKeys(iterations: $0.iterations, salt: $0.salt, storedKey: $0.storedKey, serverKey: $0.serverKey)
@@ -247,16 +253,6 @@ public actor Authenticator {
         ]
         if let reason { metadata["reason"] = "\(reason)" }
         logger.log(level: level, "\(message)", metadata: metadata)
-    }
-
-    private static func verifyOffThread(_ hash: PasswordHash, _ password: String) async -> Bool {
-        // Argon2 and bcrypt take tens of milliseconds of CPU: keep them off both the
-        // event loops and the cooperative pool.
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global(qos: .userInitiated).async {
-                continuation.resume(returning: hash.verify(password))
-            }
-        }
     }
 }
 

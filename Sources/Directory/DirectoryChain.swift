@@ -45,17 +45,55 @@ public final class DirectoryChain: AccountDirectory {
         case unknownUser(sources: [String])
     }
 
+    /// The first database that knows the login checks the password; the ones after
+    /// it are not asked (Dovecot's passdb chain without `result_failure = continue`).
+    public func checkPassword(login: String, password: String) async throws(DirectoryError) -> PasswordCheck {
+        try await checkPasswordAndSource(login: login, password: password).check
+    }
+
+    private func checkPasswordAndSource(
+        login: String, password: String
+    ) async throws(DirectoryError) -> (check: PasswordCheck, source: String?) {
+        for source in sources {
+            let check = try await source.directory.checkPassword(login: login, password: password)
+            if check != .unknownUser { return (check, source.name) }
+        }
+        return (.unknownUser, nil)
+    }
+
+    /// Every login of every database that can list its users, with the database's
+    /// name; databases that cannot (`nil`) are named with an empty list.
+    public func loginsBySource() async throws(DirectoryError) -> [(source: String, logins: [String]?)] {
+        var result: [(source: String, logins: [String]?)] = []
+        for source in sources { result.append((source.name, try await source.directory.logins())) }
+        return result
+    }
+
+    public func logins() async throws(DirectoryError) -> [String]? {
+        var all: [String] = []
+        var seen = Set<String>()
+        for source in sources {
+            for login in try await source.directory.logins() ?? [] where seen.insert(login).inserted { all.append(login) }
+        }
+        return all
+    }
+
     /// Checks a password without throttling or logging (an administrator's tool, like
     /// `doveadm auth test`; never reachable from the network).
     public func test(login: String, password: String) async throws(DirectoryError) -> TestResult {
-        guard let (account, source) = try await accountAndSource(login: login) else {
+        let (check, source) = try await checkPasswordAndSource(login: login, password: password)
+        switch check {
+        case .unknownUser:
             return .unknownUser(sources: sources.map(\.name))
+        case .success(let account):
+            return .succeeded(user: account.address.canonical, source: source ?? "-", scheme: Self.scheme(account))
+        case .wrongPassword(let account):
+            return .passwordMismatch(user: account.address.canonical, source: source ?? "-", scheme: Self.scheme(account))
         }
-        let user = account.address.canonical
-        let scheme = account.passwordHash.scheme.name
-        return account.passwordHash.verify(password)
-            ? .succeeded(user: user, source: source, scheme: scheme)
-            : .passwordMismatch(user: user, source: source, scheme: scheme)
+    }
+
+    private static func scheme(_ account: Account) -> String {
+        account.passwordHash.map { "{\($0.scheme.name)}" } ?? "bind as the user"
     }
 
     public func resolve(recipient: MailAddress) async throws(DirectoryError) -> RecipientResolution {

@@ -58,6 +58,10 @@ public final class PasswdFileDirectory: AccountDirectory {
         return try current().accounts[address.canonical]
     }
 
+    public func logins() async throws(DirectoryError) -> [String]? {
+        try current().accounts.keys.sorted()
+    }
+
     public func resolve(recipient: MailAddress) async throws(DirectoryError) -> RecipientResolution {
         let snapshot = try current()
         guard snapshot.domains.contains(recipient.domain) else { return .notLocalDomain }

@@ -50,6 +50,16 @@ public struct PasswordHash: Sendable, Hashable, CustomStringConvertible {
     /// Never prints the hash itself: hashes are secrets too (offline cracking).
     public var description: String { "{\(scheme.name)}<redacted>" }
 
+    /// `verify` on a Dispatch worker: Argon2 and bcrypt take tens of milliseconds of
+    /// CPU, which must stay off both the event loops and the cooperative pool.
+    public func verifyOffThread(_ password: String) async -> Bool {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async {
+                continuation.resume(returning: self.verify(password))
+            }
+        }
+    }
+
     /// Whether `password` matches. Slow schemes (Argon2, bcrypt) take tens of
     /// milliseconds: call this off any event loop.
     public func verify(_ password: String) -> Bool {

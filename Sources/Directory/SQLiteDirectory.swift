@@ -80,6 +80,10 @@ public final class SQLiteDirectory: AccountDirectory {
         try await read { db in try Self.resolve(db, recipient) }
     }
 
+    public func logins() async throws(DirectoryError) -> [String]? {
+        try await users().map(\.canonical)
+    }
+
     // MARK: - Administration (the `tsubame domain|user|alias` commands)
 
     public func addDomain(_ name: String) async throws(DirectoryError) {

@@ -68,10 +68,87 @@ public struct Configuration: Sendable, Equatable {
         /// refuses logins from addresses it has not seen succeed.
         public var maximumFailuresPerAccount = 10
         /// `sources`: user databases asked in order (Dovecot's passdb chain): `"sqlite"`
-        /// (the embedded directory) and `"passwd-file:/path"` (Dovecot format).
+        /// (the embedded directory), `"passwd-file:/path"` (Dovecot format), `"sql"`
+        /// (`[auth.sql]`, PostgreSQL) and `"ldap"` (`[auth.ldap]`).
         public var sources = ["sqlite"]
+        /// `[auth.sql]`, when present.
+        public var sql: SQL?
+        /// `[auth.ldap]`, when present.
+        public var ldap: LDAP?
 
         public init() {}
+
+        /// `[auth.sql]`: a PostgreSQL user database, with Dovecot-style queries.
+        public struct SQL: Sendable, Equatable {
+            /// `host`: name or address, or the directory of the UNIX socket (`/run/postgresql`).
+            public var host = "/run/postgresql"
+            public var port = 5432
+            public var database = "mail"
+            public var user = "tsubame"
+            /// `password`, or `password_file` (first line of the file; preferred: not in
+            /// this file, not printed by `config check`).
+            public var password: String?
+            public var passwordFile: String?
+            /// `tls`: `"disable"`, `"prefer"` (default) or `"require"` (for TCP hosts).
+            public var tls = "prefer"
+            /// `ca_file`: PEM CA for the server's certificate.
+            public var caFile: String?
+            /// `password_query`: returns `password` (and optionally `user`) for `%u`/`%n`/`%d`.
+            public var passwordQuery = ""
+            /// `user_query`: returns a row (optionally `user`) when an address is a mailbox.
+            public var userQuery: String?
+            /// `iterate_query`: returns every login (`user` column).
+            public var iterateQuery: String?
+            /// `domain_query`: returns a row when `%d` is a local domain.
+            public var domainQuery: String?
+            /// `domains`: local domains, in addition to `domain_query`.
+            public var domains: [String] = []
+            /// `max_connections`: pooled connections.
+            public var maximumConnections = 4
+            /// `timeout`: connect and query timeout.
+            public var timeout: Duration = .seconds(5)
+
+            public init() {}
+        }
+
+        /// `[auth.ldap]`: an LDAP user database, like Dovecot's `passdb ldap`.
+        public struct LDAP: Sendable, Equatable {
+            /// `uri`: `ldap://host:port` or `ldaps://host:port`.
+            public var uri = "ldap://127.0.0.1"
+            /// `starttls`: upgrade `ldap://` with StartTLS (required when set).
+            public var startTLS = false
+            /// `ca_file`: PEM CA for the server's certificate (always verified).
+            public var caFile: String?
+            /// `bind_dn` and `bind_password` / `bind_password_file`: the account searches
+            /// bind as; anonymous when unset.
+            public var bindDN: String?
+            public var bindPassword: String?
+            public var bindPasswordFile: String?
+            /// `base`: search base.
+            public var base = ""
+            /// `scope`: `"base"`, `"onelevel"` or `"subtree"`.
+            public var scope = "subtree"
+            /// `user_filter`: finds a login's entry (`%u`, `%n`, `%d`, escaped per RFC 4515).
+            public var userFilter = "(&(objectClass=inetOrgPerson)(mail=%u))"
+            /// `recipient_filter`: finds the entry a recipient delivers to (default: user_filter).
+            public var recipientFilter: String?
+            /// `iterate_filter`: every user, for `tsubame auth users`.
+            public var iterateFilter: String?
+            /// `domain_filter`: finds a local domain's entry (`%d`).
+            public var domainFilter: String?
+            /// `domains`: local domains, in addition to `domain_filter`.
+            public var domains: [String] = []
+            /// `auth_bind`: check passwords by binding as the user (Dovecot `auth_bind = yes`);
+            /// false reads `password_attribute` and verifies its `{SCHEME}hash` here.
+            public var authBind = true
+            public var passwordAttribute = "userPassword"
+            /// `mail_attribute`: the account's address.
+            public var mailAttribute = "mail"
+            public var timeout: Duration = .seconds(5)
+            public var maximumConnections = 4
+
+            public init() {}
+        }
     }
 
     /// `[limits]`

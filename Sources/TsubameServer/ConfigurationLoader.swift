@@ -1,5 +1,8 @@
 public import Foundation
+import Directory
+import LDAPDirectory
 import MailCore
+import SQLDirectory
 import TOMLKit
 
 /// Reads the TOML configuration file into a `Configuration`, checking every key.
@@ -207,15 +210,28 @@ final class ConfigurationReader {
             auth.integer("max_failures_per_account", 1...1_000_000) { configuration.auth.maximumFailuresPerAccount = $0 }
             auth.stringArray("sources") { values in
                 guard !values.isEmpty else { return "name at least one user database" }
-                for value in values where value != "sqlite" {
+                for value in values where !["sqlite", "sql", "ldap"].contains(value) {
                     guard value.hasPrefix("passwd-file:/") else {
-                        return "unknown source '\(value)'; expected \"sqlite\" or \"passwd-file:/path\""
+                        return "unknown source '\(value)'; expected \"sqlite\", \"passwd-file:/path\", \"sql\" or \"ldap\""
                     }
                 }
+                guard Set(values).count == values.count else { return "a source is named twice" }
                 configuration.auth.sources = values
                 return nil
             }
+            if var sql = auth.table("sql") {
+                configuration.auth.sql = readSQL(&sql)
+                sql.finish()
+            }
+            if var ldap = auth.table("ldap") {
+                configuration.auth.ldap = readLDAP(&ldap)
+                ldap.finish()
+            }
             auth.finish()
+            for (source, present) in [("sql", configuration.auth.sql != nil), ("ldap", configuration.auth.ldap != nil)]
+            where configuration.auth.sources.contains(source) && !present {
+                problem(table: "auth", key: "sources", "\"\(source)\" needs an [auth.\(source)] table")
+            }
         }
         if var limits = section.table("limits") {
             limits.integer("max_connections", 1...1_000_000) { configuration.limits.maximumConnections = $0 }
@@ -299,6 +315,118 @@ final class ConfigurationReader {
             log.finish()
         }
         section.finish()
+    }
+
+    private func readSQL(_ sql: inout Section) -> Configuration.Auth.SQL {
+        var c = Configuration.Auth.SQL()
+        sql.string("host") { value in
+            guard !value.isEmpty else { return "expected a host name, an address or a socket directory" }
+            c.host = value
+            return nil
+        }
+        sql.integer("port", 1...65535) { c.port = $0 }
+        sql.string("database") { c.database = $0; return nil }
+        sql.string("user") { c.user = $0; return nil }
+        sql.string("password") { c.password = $0; return nil }
+        sql.string("password_file") { Self.absolutePath($0) { c.passwordFile = $0 } }
+        sql.string("tls") { value in
+            guard ["disable", "prefer", "require"].contains(value) else {
+                return "expected \"disable\", \"prefer\" or \"require\""
+            }
+            c.tls = value
+            return nil
+        }
+        sql.string("ca_file") { Self.absolutePath($0) { c.caFile = $0 } }
+        sql.string("password_query") { Self.sqlQuery($0) { c.passwordQuery = $0 } }
+        sql.string("user_query") { Self.sqlQuery($0) { c.userQuery = $0 } }
+        sql.string("iterate_query") { Self.sqlQuery($0) { c.iterateQuery = $0 } }
+        sql.string("domain_query") { Self.sqlQuery($0) { c.domainQuery = $0 } }
+        sql.stringArray("domains") { Self.domains($0) { c.domains = $0 } }
+        sql.integer("max_connections", 1...100) { c.maximumConnections = $0 }
+        sql.duration("timeout", minimum: .milliseconds(100)) { c.timeout = $0 }
+        if c.passwordQuery.isEmpty { problem(table: "auth.sql", key: "password_query", "required") }
+        if c.password != nil && c.passwordFile != nil {
+            problem(table: "auth.sql", key: "password_file", "set password or password_file, not both")
+        }
+        return c
+    }
+
+    private func readLDAP(_ ldap: inout Section) -> Configuration.Auth.LDAP {
+        var c = Configuration.Auth.LDAP()
+        ldap.string("uri") { value in
+            let uris = value.split(separator: " ")
+            guard !uris.isEmpty, uris.allSatisfy({ $0.hasPrefix("ldap://") || $0.hasPrefix("ldaps://") }) else {
+                return "expected ldap://host:port or ldaps://host:port (several separated by spaces)"
+            }
+            c.uri = value
+            return nil
+        }
+        ldap.bool("starttls") { c.startTLS = $0 }
+        ldap.string("ca_file") { Self.absolutePath($0) { c.caFile = $0 } }
+        ldap.string("bind_dn") { c.bindDN = $0.isEmpty ? nil : $0; return nil }
+        ldap.string("bind_password") { c.bindPassword = $0; return nil }
+        ldap.string("bind_password_file") { Self.absolutePath($0) { c.bindPasswordFile = $0 } }
+        ldap.string("base") { c.base = $0; return nil }
+        ldap.string("scope") { value in
+            guard ["base", "onelevel", "subtree"].contains(value) else {
+                return "expected \"base\", \"onelevel\" or \"subtree\""
+            }
+            c.scope = value
+            return nil
+        }
+        ldap.string("user_filter") { Self.ldapFilter($0) { c.userFilter = $0 } }
+        ldap.string("recipient_filter") { Self.ldapFilter($0) { c.recipientFilter = $0 } }
+        ldap.string("iterate_filter") { Self.ldapFilter($0, variables: false) { c.iterateFilter = $0 } }
+        ldap.string("domain_filter") { Self.ldapFilter($0) { c.domainFilter = $0 } }
+        ldap.stringArray("domains") { Self.domains($0) { c.domains = $0 } }
+        ldap.bool("auth_bind") { c.authBind = $0 }
+        ldap.string("password_attribute") { c.passwordAttribute = $0; return nil }
+        ldap.string("mail_attribute") { c.mailAttribute = $0; return nil }
+        ldap.duration("timeout", minimum: .milliseconds(100)) { c.timeout = $0 }
+        ldap.integer("max_connections", 1...100) { c.maximumConnections = $0 }
+        if c.base.isEmpty { problem(table: "auth.ldap", key: "base", "required (the search base, e.g. ou=people,dc=example,dc=com)") }
+        if c.bindPassword != nil && c.bindPasswordFile != nil {
+            problem(table: "auth.ldap", key: "bind_password_file", "set bind_password or bind_password_file, not both")
+        }
+        return c
+    }
+
+    private static func absolutePath(_ value: String, _ assign: (String) -> Void) -> String? {
+        guard value.hasPrefix("/") else { return "must be an absolute path" }
+        assign(value)
+        return nil
+    }
+
+    private static func sqlQuery(_ value: String, _ assign: (String) -> Void) -> String? {
+        do {
+            _ = try SQLQueryTemplate(parsing: value)
+        } catch {
+            return error.description
+        }
+        assign(value)
+        return nil
+    }
+
+    private static func ldapFilter(_ value: String, variables: Bool = true, _ assign: (String) -> Void) -> String? {
+        guard LDAPFilter.isWellFormed(value) else { return "expected one parenthesised LDAP filter, e.g. (mail=%u)" }
+        do {
+            let template = try LookupTemplate(parsing: value)
+            if !variables && !template.variables.isEmpty { return "this filter takes no %u/%n/%d" }
+        } catch {
+            return error.description
+        }
+        assign(value)
+        return nil
+    }
+
+    private static func domains(_ values: [String], _ assign: ([String]) -> Void) -> String? {
+        var domains: [String] = []
+        for value in values {
+            guard let domain = MailAddress.normalizedDomain(value) else { return "'\(value)' is not a domain name" }
+            domains.append(domain)
+        }
+        assign(domains)
+        return nil
     }
 
     fileprivate func problem(table: String?, key: String?, _ message: String) {

@@ -42,6 +42,58 @@ public enum ConfigurationRenderer {
             "max_failures_per_ip = \(c.auth.maximumFailuresPerAddress)",
             "max_failures_per_account = \(c.auth.maximumFailuresPerAccount)",
             "sources = [\(c.auth.sources.map(quoted).joined(separator: ", "))]",
+        ]
+        func optional(_ key: String, _ value: String?) {
+            if let value { lines.append("\(key) = \(quoted(value))") }
+        }
+        func list(_ values: [String]) -> String { "[\(values.map(quoted).joined(separator: ", "))]" }
+        if let sql = c.auth.sql {
+            lines += [
+                "", "[auth.sql]",
+                "host = \(quoted(sql.host))",
+                "port = \(sql.port)",
+                "database = \(quoted(sql.database))",
+                "user = \(quoted(sql.user))",
+            ]
+            // A password in the file is never printed back.
+            if sql.password != nil { lines.append("# password is set (not shown)") }
+            optional("password_file", sql.passwordFile)
+            lines.append("tls = \(quoted(sql.tls))")
+            optional("ca_file", sql.caFile)
+            lines.append("password_query = \(quoted(sql.passwordQuery))")
+            optional("user_query", sql.userQuery)
+            optional("iterate_query", sql.iterateQuery)
+            optional("domain_query", sql.domainQuery)
+            lines += [
+                "domains = \(list(sql.domains))",
+                "max_connections = \(sql.maximumConnections)",
+                "timeout = \(duration(sql.timeout))",
+            ]
+        }
+        if let ldap = c.auth.ldap {
+            lines += ["", "[auth.ldap]", "uri = \(quoted(ldap.uri))", "starttls = \(ldap.startTLS)"]
+            optional("ca_file", ldap.caFile)
+            optional("bind_dn", ldap.bindDN)
+            if ldap.bindPassword != nil { lines.append("# bind_password is set (not shown)") }
+            optional("bind_password_file", ldap.bindPasswordFile)
+            lines += [
+                "base = \(quoted(ldap.base))",
+                "scope = \(quoted(ldap.scope))",
+                "user_filter = \(quoted(ldap.userFilter))",
+            ]
+            optional("recipient_filter", ldap.recipientFilter)
+            optional("iterate_filter", ldap.iterateFilter)
+            optional("domain_filter", ldap.domainFilter)
+            lines += [
+                "domains = \(list(ldap.domains))",
+                "auth_bind = \(ldap.authBind)",
+                "password_attribute = \(quoted(ldap.passwordAttribute))",
+                "mail_attribute = \(quoted(ldap.mailAttribute))",
+                "timeout = \(duration(ldap.timeout))",
+                "max_connections = \(ldap.maximumConnections)",
+            ]
+        }
+        lines += [
             "", "[limits]",
             "max_connections = \(c.limits.maximumConnections)",
             "max_connections_per_ip = \(c.limits.maximumConnectionsPerAddress)",

@@ -9,6 +9,8 @@ import MaildirStore
 import NIOSSL
 import DovecotAuthProtocol
 import DovecotAuthServer
+import LDAPDirectory
+import SQLDirectory
 import NIOConcurrencyHelpers
 import SASL
 import SMTPProtocol
@@ -70,7 +72,8 @@ public final class Server: Sendable {
         try FileManager.default.createDirectory(
             atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let directory = try SQLiteDirectory(path: Paths.directoryDatabase(dataDirectory))
-        let userDatabases = userDatabases(configuration, dataDirectory: dataDirectory, sqlite: directory)
+        let databases = try userDatabases(configuration, dataDirectory: dataDirectory, sqlite: directory)
+        let userDatabases = databases.chain
         var policy = ThrottlePolicy()
         policy.window = configuration.auth.failureWindow
         policy.initialDelay = configuration.auth.failureDelay
@@ -90,7 +93,8 @@ public final class Server: Sendable {
         let enabled = configuration.listen.services.compactMap { entry in entry.address.map { (entry.service, $0) } }
         let tlsContext = enabled.isEmpty ? nil : try makeTLSContext(configuration, dataDirectory: dataDirectory, logger: logger)
 
-        var services: [any Service] = []
+        // First in the group, so shut down last: sessions finishing their work may still log in.
+        var services: [any Service] = databases.services
         var bound: [ServiceKind: SocketAddress] = [:]
         var listeners: [any ClosableListener] = []
         do {
@@ -187,18 +191,84 @@ public final class Server: Sendable {
         }
     }
 
-    /// The `[auth] sources` chain; `sqlite` is the embedded directory.
+    /// The `[auth] sources` chain; `sqlite` is the embedded directory. Reads the
+    /// password files; throws a message for the operator when one is unreadable.
     public static func userDatabases(
-        _ configuration: Configuration, dataDirectory: String, sqlite: SQLiteDirectory
-    ) -> DirectoryChain {
-        DirectoryChain(
-            sources: configuration.auth.sources.map { source in
-                if source.hasPrefix("passwd-file:") {
-                    let path = String(source.dropFirst("passwd-file:".count))
-                    return .init(name: "passwd-file (\(path))", directory: PasswdFileDirectory(path: path))
-                }
-                return .init(name: "sqlite (\(Paths.directoryDatabase(dataDirectory)))", directory: sqlite)
-            })
+        _ configuration: Configuration, dataDirectory: String, sqlite: SQLiteDirectory,
+        logger: Logger = Logger(label: "tsubame.auth")
+    ) throws -> UserDatabases {
+        var sources: [DirectoryChain.Source] = []
+        var services: [any Service] = []
+        for source in configuration.auth.sources {
+            switch source {
+            case "sql":
+                guard let sql = configuration.auth.sql else { continue }
+                let directory = try SQLDirectory(configuration: try sqlConfiguration(sql), logger: logger)
+                services.append(directory)
+                sources.append(.init(name: "sql (\(sql.host):\(sql.port)/\(sql.database))", directory: directory))
+            case "ldap":
+                guard let ldap = configuration.auth.ldap else { continue }
+                let directory = LDAPDirectory(configuration: try ldapConfiguration(ldap), logger: logger)
+                sources.append(.init(name: "ldap (\(ldap.uri))", directory: directory))
+            case _ where source.hasPrefix("passwd-file:"):
+                let path = String(source.dropFirst("passwd-file:".count))
+                sources.append(.init(name: "passwd-file (\(path))", directory: PasswdFileDirectory(path: path)))
+            default:
+                sources.append(.init(name: "sqlite (\(Paths.directoryDatabase(dataDirectory)))", directory: sqlite))
+            }
+        }
+        return UserDatabases(chain: DirectoryChain(sources: sources), services: services)
+    }
+
+    static func sqlConfiguration(_ sql: Configuration.Auth.SQL) throws -> SQLDirectoryConfiguration {
+        func template(_ text: String?, _ key: String) throws -> SQLQueryTemplate? {
+            guard let text else { return nil }
+            do {
+                return try SQLQueryTemplate(parsing: text)
+            } catch {
+                throw ConfigurationProblem("[auth.sql] \(key): \(error)")
+            }
+        }
+        return SQLDirectoryConfiguration(
+            host: sql.host, port: sql.port, user: sql.user,
+            password: try sql.password ?? sql.passwordFile.map { try readSecret($0, key: "[auth.sql] password_file") },
+            database: sql.database, tls: SQLDirectoryConfiguration.TLS(rawValue: sql.tls) ?? .prefer, caFile: sql.caFile,
+            passwordQuery: try template(sql.passwordQuery, "password_query")!,
+            userQuery: try template(sql.userQuery, "user_query"),
+            iterateQuery: try template(sql.iterateQuery, "iterate_query"),
+            domainQuery: try template(sql.domainQuery, "domain_query"), domains: Set(sql.domains),
+            maximumConnections: sql.maximumConnections, queryTimeout: sql.timeout)
+    }
+
+    static func ldapConfiguration(_ ldap: Configuration.Auth.LDAP) throws -> LDAPDirectoryConfiguration {
+        func template(_ text: String?, _ key: String) throws -> LookupTemplate? {
+            guard let text else { return nil }
+            do {
+                return try LookupTemplate(parsing: text)
+            } catch {
+                throw ConfigurationProblem("[auth.ldap] \(key): \(error)")
+            }
+        }
+        return LDAPDirectoryConfiguration(
+            uri: ldap.uri, startTLS: ldap.startTLS, caFile: ldap.caFile, bindDN: ldap.bindDN,
+            bindPassword: try ldap.bindPassword
+                ?? ldap.bindPasswordFile.map { try readSecret($0, key: "[auth.ldap] bind_password_file") },
+            base: ldap.base, scope: LDAPDirectoryConfiguration.Scope(rawValue: ldap.scope) ?? .subtree,
+            userFilter: try template(ldap.userFilter, "user_filter")!,
+            recipientFilter: try template(ldap.recipientFilter, "recipient_filter"), iterateFilter: ldap.iterateFilter,
+            domainFilter: try template(ldap.domainFilter, "domain_filter"), domains: Set(ldap.domains),
+            authBind: ldap.authBind, passwordAttribute: ldap.passwordAttribute, mailAttribute: ldap.mailAttribute,
+            timeout: ldap.timeout, maximumConnections: ldap.maximumConnections)
+    }
+
+    /// The first line of a password file.
+    private static func readSecret(_ path: String, key: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationProblem("\(key): cannot read \(path)")
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        return String(text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+            .trimmingCharacters(in: CharacterSet(charactersIn: "\r"))
     }
 
     /// The Dovecot-protocol auth socket: a stale socket file is replaced, then mode and
@@ -283,4 +353,30 @@ final class ManagedAtomicCounter: Sendable {
     private let value = NIOLockedValueBox(0)
 
     func next() -> Int { value.withLockedValue { $0 += 1; return $0 } }
+}
+
+/// The configured user databases and what must run while they are used.
+public struct UserDatabases: Sendable {
+    public let chain: DirectoryChain
+    /// Background work the databases need (PostgreSQL's connection pool).
+    public let services: [any Service]
+
+    /// Runs `body` with the databases' services running (for one-off commands such
+    /// as `tsubame auth test`; the server runs them in its ServiceGroup).
+    public func withRunning<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for service in services { group.addTask { try? await service.run() } }
+            defer { group.cancelAll() }
+            return try await body()
+        }
+    }
+}
+
+/// A configuration value that cannot be used (a password file that cannot be read).
+public struct ConfigurationProblem: Error, CustomStringConvertible {
+    public let description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
 }

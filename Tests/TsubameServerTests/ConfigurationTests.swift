@@ -740,3 +740,155 @@ struct ConfigurationHostileTextTests {
         #expect(configuration.smtp.senderAllowances["alice@example.test"] == ["@bücher.example"])
     }
 }
+
+@Suite("Configuration: SQL and LDAP user databases")
+struct UserDatabaseConfigurationTests {
+    static let full = """
+        [auth]
+        sources = ["sql", "ldap", "sqlite"]
+
+        [auth.sql]
+        host = "db.example.com"
+        port = 5433
+        database = "mailserver"
+        user = "dovecot"
+        password_file = "/etc/tsubame/sql.secret"
+        tls = "require"
+        ca_file = "/etc/ssl/db-ca.pem"
+        password_query = "SELECT username || '@' || domain AS user, password FROM users WHERE username = '%n' AND domain = '%d'"
+        user_query = "SELECT 1 FROM users WHERE userid = '%u'"
+        iterate_query = "SELECT userid AS user FROM users"
+        domain_query = "SELECT 1 FROM domains WHERE name = '%d'"
+        domains = ["Example.COM"]
+        max_connections = 8
+        timeout = "2s"
+
+        [auth.ldap]
+        uri = "ldaps://ldap.example.com"
+        starttls = false
+        ca_file = "/etc/ssl/ldap-ca.pem"
+        bind_dn = "cn=mail,dc=example,dc=com"
+        bind_password_file = "/etc/tsubame/ldap.secret"
+        base = "ou=people,dc=example,dc=com"
+        scope = "onelevel"
+        user_filter = "(&(objectClass=posixAccount)(uid=%n))"
+        recipient_filter = "(|(mail=%u)(mailAlternateAddress=%u))"
+        iterate_filter = "(objectClass=posixAccount)"
+        domain_filter = "(&(objectClass=domain)(dc=%d))"
+        domains = ["example.org"]
+        auth_bind = false
+        password_attribute = "userPassword"
+        mail_attribute = "mail"
+        timeout = "3s"
+        max_connections = 2
+        """
+
+    @Test func readsEveryKeyAndRendersBack() throws {
+        let configuration = try ConfigurationLoader.parse(Self.full, file: "t.toml")
+        let sql = try #require(configuration.auth.sql)
+        #expect(configuration.auth.sources == ["sql", "ldap", "sqlite"])
+        #expect(sql.host == "db.example.com" && sql.port == 5433 && sql.database == "mailserver" && sql.user == "dovecot")
+        #expect(sql.passwordFile == "/etc/tsubame/sql.secret" && sql.password == nil)
+        #expect(sql.tls == "require" && sql.caFile == "/etc/ssl/db-ca.pem")
+        #expect(sql.domains == ["example.com"] && sql.maximumConnections == 8 && sql.timeout == .seconds(2))
+        #expect(sql.userQuery == "SELECT 1 FROM users WHERE userid = '%u'")
+        let ldap = try #require(configuration.auth.ldap)
+        #expect(ldap.uri == "ldaps://ldap.example.com" && ldap.scope == "onelevel" && ldap.authBind == false)
+        #expect(ldap.bindDN == "cn=mail,dc=example,dc=com" && ldap.bindPasswordFile == "/etc/tsubame/ldap.secret")
+        #expect(ldap.recipientFilter == "(|(mail=%u)(mailAlternateAddress=%u))")
+        #expect(ldap.domains == ["example.org"] && ldap.timeout == .seconds(3) && ldap.maximumConnections == 2)
+
+        let rendered = ConfigurationRenderer.render(configuration)
+        #expect(try ConfigurationLoader.parse(rendered, file: "rendered") == configuration, "\(rendered)")
+    }
+
+    /// `config check` prints the effective configuration: never an inline password.
+    @Test func inlinePasswordsAreNotPrinted() throws {
+        let text = """
+            [auth]
+            sources = ["sql", "ldap"]
+            [auth.sql]
+            password = "sql-secret-123"
+            password_query = "SELECT password FROM users WHERE userid = '%u'"
+            [auth.ldap]
+            base = "dc=example,dc=com"
+            bind_dn = "cn=x"
+            bind_password = "ldap-secret-456"
+            """
+        let configuration = try ConfigurationLoader.parse(text, file: "t.toml")
+        #expect(configuration.auth.sql?.password == "sql-secret-123")
+        #expect(configuration.auth.ldap?.bindPassword == "ldap-secret-456")
+        let rendered = ConfigurationRenderer.render(configuration)
+        #expect(!rendered.contains("sql-secret-123") && !rendered.contains("ldap-secret-456"))
+        #expect(rendered.contains("# password is set (not shown)"))
+    }
+
+    @Test func sourcesNeedTheirTables() {
+        let found = problems(in: "[auth]\nsources = [\"sqlite\", \"ldap\"]\n")
+        #expect(found.map(\.key) == ["[auth] sources"])
+        #expect(found.first?.message.contains("[auth.ldap]") == true)
+        #expect(problems(in: "[auth]\nsources = [\"sqlite\", \"sqlite\"]\n").map(\.key) == ["[auth] sources"])
+        #expect(problems(in: "[auth]\nsources = [\"mysql\"]\n").map(\.key) == ["[auth] sources"])
+    }
+
+    @Test func badQueriesAndFiltersNameTheirKeyAndLine() {
+        let text = """
+            [auth]
+            sources = ["sql", "ldap"]
+
+            [auth.sql]
+            password_query = "SELECT password FROM users WHERE userid = '%n@example.com'"
+            iterate_query = "SELECT %x"
+            tls = "maybe"
+            password = "a"
+            password_file = "relative/path"
+
+            [auth.ldap]
+            uri = "http://ldap.example.com"
+            user_filter = "mail=%u"
+            iterate_filter = "(mail=%u)"
+            domain_filter = "(dc=%q)"
+            scope = "deep"
+            """
+        let found = problems(in: text)
+        let keys = found.map(\.key)
+        #expect(keys.contains("[auth.sql] password_query"))
+        #expect(found.first { $0.key == "[auth.sql] password_query" }?.line == 5)
+        #expect(found.first { $0.key == "[auth.sql] password_query" }?.message.contains("||") == true)
+        for key in [
+            "[auth.sql] iterate_query", "[auth.sql] tls", "[auth.sql] password_file", "[auth.ldap] uri",
+            "[auth.ldap] user_filter", "[auth.ldap] iterate_filter", "[auth.ldap] domain_filter", "[auth.ldap] scope",
+            "[auth.ldap] base",
+        ] {
+            #expect(keys.contains(key), "missing a problem for \(key): \(found)")
+        }
+    }
+
+    @Test func requiredKeysAndUnknownKeys() {
+        let found = problems(in: "[auth.sql]\nhostname = \"x\"\n[auth.ldap]\nfilter = \"(a=b)\"\n")
+        let keys = found.map(\.key)
+        #expect(keys.contains("[auth.sql] password_query"))
+        #expect(keys.contains("[auth.sql] hostname"))
+        #expect(keys.contains("[auth.ldap] base"))
+        #expect(keys.contains("[auth.ldap] filter"))
+    }
+
+    /// Every key of the full [auth.sql] and [auth.ldap] render is in docs/configuration.md.
+    @Test func keysAreDocumented() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let document = try String(contentsOf: root.appendingPathComponent("docs/configuration.md"), encoding: .utf8)
+        let configuration = try ConfigurationLoader.parse(Self.full, file: "t.toml")
+        var table = ""
+        for line in ConfigurationRenderer.render(configuration).split(separator: "\n") {
+            if line.hasPrefix("[") {
+                table = String(line)
+                continue
+            }
+            guard table.hasPrefix("[auth."), !line.hasPrefix("#"), let range = line.range(of: " = ") else { continue }
+            #expect(document.contains("`\(line[..<range.lowerBound])`"), "undocumented key in \(table): \(line)")
+        }
+        #expect(document.contains("`[auth.sql]`") && document.contains("`[auth.ldap]`"))
+        #expect(document.contains("`password`") && document.contains("`bind_password`"))
+    }
+}

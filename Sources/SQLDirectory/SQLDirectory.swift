@@ -1,0 +1,215 @@
+// SQLDirectory — users in PostgreSQL, read with the queries an existing Dovecot
+// `passdb sql` / `userdb sql` setup already has (postgres-nio, no libpq).
+//
+// Security: logins reach the database only as bound parameters (SQLQueryTemplate);
+// the password never does (hashes are fetched and verified here). Errors name the
+// query's purpose and PostgreSQL's message, never a password.
+// Limits: `maximumConnections` pooled connections, `queryTimeout` per query.
+public import Directory
+public import Logging
+public import MailCore
+import NIOCore
+import NIOSSL
+public import PostgresNIO
+public import ServiceLifecycle
+
+/// `[auth.sql]`: how to reach PostgreSQL and what to ask it.
+public struct SQLDirectoryConfiguration: Sendable {
+    public enum TLS: String, Sendable { case disable, prefer, require }
+
+    /// A host name or address, or an absolute path: the directory of PostgreSQL's
+    /// UNIX socket (`/run/postgresql`), as in libpq's `host=`.
+    public var host: String
+    public var port: Int
+    public var user: String
+    public var password: String?
+    public var database: String
+    public var tls: TLS
+    /// PEM file of the CA that signed the server's certificate (`require` verifies
+    /// against it, or against the system's CAs when unset).
+    public var caFile: String?
+    /// Must return a row with a `password` column (a `{SCHEME}hash`) for the login,
+    /// and may return a `user` column: the canonical address (Dovecot's `user` field).
+    public var passwordQuery: SQLQueryTemplate
+    /// Returns a row when the address is a mailbox; an optional `user` column names
+    /// the account it delivers to (so aliases can live in the same query). When
+    /// unset, `passwordQuery` answers this too.
+    public var userQuery: SQLQueryTemplate?
+    /// Returns every login, in a `user` column (or the first column).
+    public var iterateQuery: SQLQueryTemplate?
+    /// Returns a row when `%d` is a local domain. Combined with `domains`.
+    public var domainQuery: SQLQueryTemplate?
+    /// Local domains named in the configuration.
+    public var domains: Set<String>
+    public var maximumConnections: Int
+    public var queryTimeout: Duration
+
+    public init(
+        host: String, port: Int = 5432, user: String, password: String? = nil, database: String,
+        tls: TLS = .prefer, caFile: String? = nil, passwordQuery: SQLQueryTemplate, userQuery: SQLQueryTemplate? = nil,
+        iterateQuery: SQLQueryTemplate? = nil, domainQuery: SQLQueryTemplate? = nil, domains: Set<String> = [],
+        maximumConnections: Int = 4, queryTimeout: Duration = .seconds(5)
+    ) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.database = database
+        self.tls = tls
+        self.caFile = caFile
+        self.passwordQuery = passwordQuery
+        self.userQuery = userQuery
+        self.iterateQuery = iterateQuery
+        self.domainQuery = domainQuery
+        self.domains = domains
+        self.maximumConnections = maximumConnections
+        self.queryTimeout = queryTimeout
+    }
+}
+
+/// A PostgreSQL user database. It is a `Service`: its connection pool runs while the
+/// server's `ServiceGroup` does (or `UserDatabases.withRunning` for one-off commands).
+public final class SQLDirectory: AccountDirectory, Service {
+    public let configuration: SQLDirectoryConfiguration
+    private let client: PostgresClient
+
+    public init(configuration: SQLDirectoryConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        var clientConfiguration: PostgresClient.Configuration
+        if configuration.host.hasPrefix("/") {
+            clientConfiguration = .init(
+                unixSocketPath: configuration.host + "/.s.PGSQL.\(configuration.port)", username: configuration.user,
+                password: configuration.password, database: configuration.database)
+        } else {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            if let caFile = configuration.caFile {
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+            }
+            let mode: PostgresClient.Configuration.TLS =
+                switch configuration.tls {
+                case .disable: .disable
+                case .prefer: .prefer(tls)
+                case .require: .require(tls)
+                }
+            clientConfiguration = .init(
+                host: configuration.host, port: configuration.port, username: configuration.user,
+                password: configuration.password, database: configuration.database, tls: mode)
+        }
+        clientConfiguration.options.maximumConnections = configuration.maximumConnections
+        clientConfiguration.options.connectTimeout = configuration.queryTimeout
+        // The pool's own warnings (a connection lost, …) go to the server's log.
+        self.client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
+    }
+
+    /// Runs the connection pool until the task is cancelled (Service).
+    public func run() async throws {
+        await client.run()
+    }
+
+    // MARK: - AccountDirectory
+
+    public func isLocalDomain(_ domain: String) async throws(DirectoryError) -> Bool {
+        let domain = domain.lowercased()
+        if configuration.domains.contains(domain) { return true }
+        guard let query = configuration.domainQuery,
+            let probe = MailAddress(localPart: "postmaster", domain: domain)
+        else { return false }
+        return try await !rows(query, for: probe, purpose: "domain_query").isEmpty
+    }
+
+    public func account(login: String) async throws(DirectoryError) -> Account? {
+        guard let address = MailAddress(login) else { return nil }
+        guard let row = try await rows(configuration.passwordQuery, for: address, purpose: "password_query").first else {
+            return nil
+        }
+        guard let stored = row.password else {
+            throw DirectoryError(.storage, "PostgreSQL password_query: no 'password' column in its result")
+        }
+        // An unreadable stored hash never matches: it becomes a scheme nothing verifies.
+        let hash = (try? PasswordHash(parsing: stored)) ?? PasswordHash(scheme: .init(algorithm: .crypt), encoded: "*")
+        return Account(address: row.user.flatMap(MailAddress.init) ?? address, passwordHash: hash)
+    }
+
+    public func resolve(recipient: MailAddress) async throws(DirectoryError) -> RecipientResolution {
+        guard try await isLocalDomain(recipient.domain) else { return .notLocalDomain }
+        let query = configuration.userQuery ?? configuration.passwordQuery
+        let purpose = configuration.userQuery == nil ? "password_query" : "user_query"
+        var candidates = [recipient]
+        if let base = recipient.withoutDetail.flatMap(MailAddress.init) { candidates.append(base) }
+        for candidate in candidates {
+            if let row = try await rows(query, for: candidate, purpose: purpose).first {
+                return .deliver(local: [row.user.flatMap(MailAddress.init) ?? candidate], forward: [])
+            }
+        }
+        return .unknownUser
+    }
+
+    public func logins() async throws(DirectoryError) -> [String]? {
+        guard let query = configuration.iterateQuery else { return nil }
+        let placeholder = MailAddress(localPart: "x", domain: "invalid")!
+        return try await rows(query, for: placeholder, purpose: "iterate_query", limit: 1_000_000).compactMap {
+            $0.user ?? $0.first
+        }
+    }
+
+    // MARK: - Queries
+
+    private struct ResultRow: Sendable {
+        var user: String?
+        var password: String?
+        var first: String?
+    }
+
+    private func rows(
+        _ template: SQLQueryTemplate, for address: MailAddress, purpose: String, limit: Int = 16
+    ) async throws(DirectoryError) -> [ResultRow] {
+        var bindings = PostgresBindings(capacity: template.parameters.count)
+        for variable in template.parameters { bindings.append(variable.value(for: address)) }
+        let query = PostgresQuery(unsafeSQL: template.sql, binds: bindings)
+        let client = self.client
+        let timeout = configuration.queryTimeout
+        do {
+            return try await withThrowingTaskGroup(of: [ResultRow]?.self) { group in
+                group.addTask {
+                    var result: [ResultRow] = []
+                    for try await row in try await client.query(query) {
+                        let cells = row.makeRandomAccess()
+                        result.append(
+                            ResultRow(
+                                user: Self.text(cells, "user"), password: Self.text(cells, "password"),
+                                first: cells.count > 0 ? try? cells[0].decode(String?.self) : nil))
+                        if result.count >= limit { break }
+                    }
+                    return result
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let rows = first else {
+                    throw DirectoryError(.storage, "PostgreSQL \(purpose): no answer within \(timeout)")
+                }
+                return rows
+            }
+        } catch let error as DirectoryError {
+            throw error
+        } catch {
+            throw DirectoryError(.storage, "PostgreSQL \(purpose): \(Self.describe(error))")
+        }
+    }
+
+    private static func text(_ cells: PostgresRandomAccessRow, _ column: String) -> String? {
+        guard cells.contains(column) else { return nil }
+        return try? cells[column].decode(String?.self)
+    }
+
+    /// PostgreSQL's own message when there is one ("password authentication failed
+    /// for user …", "relation … does not exist"), else the kind of failure.
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? PSQLError else { return "\(error)" }
+        if let message = error.serverInfo?[.message] { return message }
+        if let underlying = error.underlying { return "\(error.code): \(underlying)" }
+        return "\(error.code)"
+    }
+}
