@@ -68,7 +68,7 @@ let package = Package(
         ),
         .target(
             name: "MaildirStore",
-            dependencies: ["MailStore", "MailCore", "DurableFiles"],
+            dependencies: ["MailStore", "MailCore", "DurableFiles", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -94,7 +94,7 @@ public final class MaildirDelivery: MessageDelivery {
 
     /// The Maildir of `address`: `<root>/<domain>/<local>` with both segments encoded.
     public func maildirPath(for address: MailAddress) -> String {
-        "\(root)/\(Self.pathSegment(address.domain))/\(Self.pathSegment(address.localPart))"
+        MaildirLayout.maildir(root: root, address: address)
     }
 
     // MARK: - Names

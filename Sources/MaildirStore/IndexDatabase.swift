@@ -1,0 +1,217 @@
+import DurableFiles
+import Foundation
+import GRDB
+import MailStore
+
+/// The per-account SQLite index of `MaildirMailbox` (schema, rows, Dovecot adoption).
+/// Every function here runs on the mailbox's queue.
+enum IndexDatabase {
+    static let fileName = "tsubame-index.sqlite"
+
+    static func open(path: String) throws(StoreError) -> DatabaseQueue {
+        do {
+            // 0600 from the start (WAL and SHM files take the database's mode).
+            if !FileManager.default.fileExists(atPath: path) {
+                _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+            }
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(5)
+            configuration.prepareDatabase { db in
+                // WAL with synchronous=FULL: a committed flag change or expunge survives
+                // a power loss, like the files it describes.
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+            }
+            let database = try DatabaseQueue(path: path, configuration: configuration)
+            try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
+            try migrator.migrate(database)
+            return database
+        } catch {
+            throw StoreError(.temporary, "index \(path): \(error)")
+        }
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE mailboxes (
+                        id INTEGER PRIMARY KEY,
+                        name TEXT NOT NULL UNIQUE,
+                        uidvalidity INTEGER NOT NULL,
+                        uidnext INTEGER NOT NULL,
+                        highestmodseq INTEGER NOT NULL
+                    );
+                    CREATE TABLE messages (
+                        mailbox INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+                        uid INTEGER NOT NULL,
+                        base TEXT NOT NULL,
+                        file TEXT NOT NULL,
+                        size INTEGER NOT NULL,
+                        internaldate INTEGER NOT NULL,
+                        flags INTEGER NOT NULL,
+                        keywords TEXT NOT NULL DEFAULT '',
+                        modseq INTEGER NOT NULL,
+                        PRIMARY KEY (mailbox, uid)
+                    ) WITHOUT ROWID;
+                    CREATE UNIQUE INDEX messages_base ON messages(mailbox, base);
+                    """)
+        }
+        return migrator
+    }
+
+    /// A write transaction; errors become `StoreError`s.
+    static func write<T>(_ database: DatabaseQueue, _ body: (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try database.write(body)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(.temporary, "index: \(error)")
+        }
+    }
+
+    /// The id of mailbox `name`, created on first use — adopting Dovecot's
+    /// `dovecot-uidlist` in `directory` when there is one. Returns the UIDs adopted
+    /// (base → UID) for the first reconciliation.
+    static func mailbox(
+        named name: String, in database: DatabaseQueue, adopting directory: String
+    ) throws(StoreError) -> (Int64, [String: UInt32]) {
+        try write(database) { db in
+            if let id = try Int64.fetchOne(db, sql: "SELECT id FROM mailboxes WHERE name = ?", arguments: [name]) {
+                return (id, [:])
+            }
+            let uidlist = DovecotUIDList.read(directory + "/dovecot-uidlist")
+            // RFC 9051 §2.3.1.1: a new UIDVALIDITY must be higher than any earlier one
+            // of this mailbox; the time in seconds is what Dovecot uses too.
+            let uidValidity = uidlist?.uidValidity ?? UInt32(clamping: Int(Date().timeIntervalSince1970))
+            let highestAdopted = uidlist?.uids.values.max() ?? 0
+            let uidNext = max(uidlist?.nextUID ?? 1, highestAdopted &+ 1, 1)
+            try db.execute(
+                sql: "INSERT INTO mailboxes (name, uidvalidity, uidnext, highestmodseq) VALUES (?, ?, ?, 1)",
+                arguments: [name, Int64(uidValidity), Int64(uidNext)])
+            return (db.lastInsertedRowID, uidlist?.uids ?? [:])
+        }
+    }
+
+    struct MailboxRow {
+        var id: Int64
+        var uidValidity: UInt32
+        var uidNext: UInt32
+        var highestModificationSequence: UInt64
+
+        static func fetch(_ db: Database, id: Int64) throws -> MailboxRow {
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE id = ?", arguments: [id])
+            else { throw StoreError(.notFound, "mailbox \(id) vanished from the index") }
+            return MailboxRow(
+                id: id, uidValidity: UInt32(truncatingIfNeeded: row[0] as Int64),
+                uidNext: UInt32(truncatingIfNeeded: row[1] as Int64),
+                highestModificationSequence: UInt64(row[2] as Int64))
+        }
+
+        func update(_ db: Database) throws {
+            try db.execute(
+                sql: "UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?",
+                arguments: [Int64(uidNext), Int64(highestModificationSequence), id])
+        }
+    }
+
+    struct MessageRow {
+        var mailbox: Int64
+        var uid: UInt32
+        var base: String
+        var file: String
+        var size: Int64
+        var internalDate: Int64
+        var flags: Int
+        var keywords: String
+        var modificationSequence: Int64
+
+        static func fetchAll(_ db: Database, mailbox: Int64) throws -> [MessageRow] {
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT uid, base, file, size, internaldate, flags, keywords, modseq
+                    FROM messages WHERE mailbox = ? ORDER BY uid
+                    """, arguments: [mailbox]
+            ).map { row in
+                MessageRow(
+                    mailbox: mailbox, uid: UInt32(truncatingIfNeeded: row[0] as Int64), base: row[1], file: row[2],
+                    size: row[3], internalDate: row[4], flags: row[5], keywords: row[6], modificationSequence: row[7])
+            }
+        }
+
+        static func exists(_ db: Database, mailbox: Int64, uid: UInt32) throws -> Bool {
+            try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM messages WHERE mailbox = ? AND uid = ?", arguments: [mailbox, Int64(uid)]) ?? false
+        }
+
+        static func delete(_ db: Database, mailbox: Int64, uid: UInt32) throws {
+            try db.execute(sql: "DELETE FROM messages WHERE mailbox = ? AND uid = ?", arguments: [mailbox, Int64(uid)])
+        }
+
+        func insert(_ db: Database) throws {
+            try db.execute(
+                sql: """
+                    INSERT INTO messages (mailbox, uid, base, file, size, internaldate, flags, keywords, modseq)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    mailbox, Int64(uid), base, file, size, internalDate, flags, keywords, modificationSequence,
+                ])
+        }
+
+        func update(_ db: Database) throws {
+            try db.execute(
+                sql: "UPDATE messages SET file = ?, flags = ?, modseq = ? WHERE mailbox = ? AND uid = ?",
+                arguments: [file, flags, modificationSequence, mailbox, Int64(uid)])
+        }
+    }
+}
+
+/// Dovecot's `dovecot-uidlist` (version 3), read once when a Maildir is adopted:
+///
+///     3 V1700000000 N43 G3085f01b7f11094c501100008c4a11c1
+///     1 :1700000000.M1P2.host,S=1234,W=1260
+///     2 W1260 :1700000001.M3P4.host,S=1234
+///
+/// - SeeAlso: doc.dovecot.org "Maildir mailbox format", dovecot-uidlist
+enum DovecotUIDList {
+    struct Contents: Equatable {
+        var uidValidity: UInt32
+        var nextUID: UInt32
+        var uids: [String: UInt32]
+    }
+
+    static func read(_ path: String) -> Contents? {
+        guard let bytes = try? DiskIO.readWholeFile(path) else { return nil }
+        return parse(String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// `nil` when the header is not version 3 with a UIDVALIDITY.
+    static func parse(_ text: String) -> Contents? {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: true)[...]
+        guard let header = lines.popFirst() else { return nil }
+        let fields = header.split(separator: " ")
+        guard fields.first == "3" else { return nil }
+        var validity: UInt32?
+        var next: UInt32 = 1
+        for field in fields.dropFirst() {
+            if field.hasPrefix("V") { validity = UInt32(field.dropFirst()) }
+            if field.hasPrefix("N") { next = UInt32(field.dropFirst()) ?? 1 }
+        }
+        guard let validity, validity > 0 else { return nil }
+        var uids: [String: UInt32] = [:]
+        for line in lines {
+            guard let colon = line.firstIndex(of: ":"),
+                let uid = UInt32(line.prefix(while: { $0 != " " && $0 != ":" })), uid > 0
+            else { continue }
+            let name = line[line.index(after: colon)...]
+            let base = name.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)[0]
+            if !base.isEmpty { uids[String(base)] = uid }
+        }
+        return Contents(uidValidity: validity, nextUID: next, uids: uids)
+    }
+}

@@ -1,0 +1,100 @@
+import DurableFiles
+import MailStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One message file of a Maildir folder, as its name describes it:
+/// `new/<base>` or `cur/<base>:2,<flags>`, where Dovecot's bases carry `,S=<size>` and
+/// `,W=<size with CRLF>` (cr.yp.to/proto/maildir.html; doc.dovecot.org "Maildir").
+struct MaildirFileName: Sendable, Equatable {
+    /// The unique part, without `:2,…`: what identifies the message across renames.
+    let base: String
+    /// `new/<name>` or `cur/<name>`.
+    let relativePath: String
+    let flags: SystemFlags
+    /// `,W=` from the name: the size with CRLF line ends.
+    let crlfSize: Int?
+    /// Not in the name; the file's time is used.
+    var internalDate: Int64? { nil }
+
+    init?(subdirectory: String, name: String) {
+        guard !name.hasPrefix("."), !name.isEmpty else { return nil }
+        let parts = name.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+        base = String(parts[0])
+        guard !base.isEmpty else { return nil }
+        relativePath = subdirectory + "/" + name
+        var flags: SystemFlags = []
+        if parts.count == 2, parts[1].hasPrefix("2,") {
+            for letter in parts[1].dropFirst(2) {
+                switch letter {
+                case "D": flags.insert(.draft)
+                case "F": flags.insert(.flagged)
+                case "R": flags.insert(.answered)
+                case "S": flags.insert(.seen)
+                case "T": flags.insert(.deleted)
+                default: break  // P (passed), and a–z keywords (Dovecot's dovecot-keywords)
+                }
+            }
+        }
+        self.flags = flags
+        crlfSize = Self.field("W", in: base)
+    }
+
+    /// `cur/<base>:2,<flags>` with the flag letters in ASCII order, as Maildir asks.
+    static func curPath(base: String, flags: SystemFlags) -> String {
+        var letters = ""
+        if flags.contains(.draft) { letters += "D" }
+        if flags.contains(.flagged) { letters += "F" }
+        if flags.contains(.answered) { letters += "R" }
+        if flags.contains(.seen) { letters += "S" }
+        if flags.contains(.deleted) { letters += "T" }
+        return "cur/\(base):2,\(letters)"
+    }
+
+    /// The base of a relative path (`cur/x:2,S` → `x`).
+    static func base(of relativePath: String) -> String {
+        let name = relativePath.split(separator: "/", maxSplits: 1).last.map(String.init) ?? relativePath
+        return String(name.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)[0])
+    }
+
+    /// A `,X=<number>` field of a Dovecot base name.
+    static func field(_ key: Character, in base: String) -> Int? {
+        for part in base.split(separator: ",").dropFirst() where part.first == key && part.dropFirst().first == "=" {
+            let digits = part.dropFirst(2)
+            guard !digits.isEmpty, digits.count <= 15, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+            return Int(digits)
+        }
+        return nil
+    }
+
+    /// Every message file in `new/` and `cur/`, by base. When a message shows up in both
+    /// (another program is moving it), the `cur/` entry wins.
+    static func scan(_ directory: String) throws(DiskIOError) -> [String: MaildirFileName] {
+        var files: [String: MaildirFileName] = [:]
+        for subdirectory in ["new", "cur"] {
+            for name in try entries(directory + "/" + subdirectory) {
+                guard let file = MaildirFileName(subdirectory: subdirectory, name: name) else { continue }
+                files[file.base] = file
+            }
+        }
+        return files
+    }
+
+    /// The names in a directory (regular entries; `.` and `..` left out).
+    static func entries(_ path: String) throws(DiskIOError) -> [String] {
+        guard let stream = opendir(path) else { throw DiskIOError("opendir", path, errno) }
+        defer { closedir(stream) }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name == "." || name == ".." { continue }
+            if entry.pointee.d_type == UInt8(DT_DIR) { continue }
+            names.append(name)
+        }
+        return names
+    }
+}

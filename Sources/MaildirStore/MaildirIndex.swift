@@ -1,0 +1,320 @@
+import DurableFiles
+import Foundation
+import GRDB
+public import MailCore
+public import MailStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The read side of the Maildir store: each account's mailboxes with a per-account
+/// SQLite index (`<maildir>/tsubame-index.sqlite`, WAL, mode 0600) that holds UIDVALIDITY,
+/// UIDNEXT, HIGHESTMODSEQ and, per message, UID, file name, size, INTERNALDATE, flags and
+/// MODSEQ — the truth for those (DESIGN.md §4).
+///
+/// Opening a mailbox reconciles the index with the directory: files that appeared in
+/// `new/` or `cur/` (our deliveries, which never touch the index, or another program's)
+/// get the next UIDs in file-name order, which starts with the arrival time; files that
+/// vanished are dropped from the index; files another program renamed (flags in the
+/// `:2,` suffix) are followed. A Maildir that Dovecot kept is adopted with its
+/// `dovecot-uidlist` (UIDVALIDITY and every UID), so POP3 UIDLs and IMAP UIDs survive a
+/// move from Dovecot.
+///
+/// File and database work runs on a serial queue per opened mailbox, never on the
+/// caller's thread.
+public final class MaildirMailboxStore: MailboxStore {
+    public let root: String
+
+    /// - Parameter root: the same root `MaildirDelivery` delivers into.
+    public init(root: String) {
+        self.root = root
+    }
+
+    public func open(account: MailAddress, mailbox: String) async throws(StoreError) -> any OpenMailbox {
+        // Other mailboxes (Maildir++ `.Name` folders) arrive with IMAP.
+        guard mailbox.uppercased() == "INBOX" else { throw StoreError(.notFound, "no mailbox \(mailbox)") }
+        let directory = MaildirLayout.maildir(root: root, address: account)
+        return try await MaildirMailbox.open(directory: directory, name: "INBOX")
+    }
+}
+
+/// One opened Maildir folder with its index.
+final class MaildirMailbox: OpenMailbox, @unchecked Sendable {
+    // @unchecked: `database`, `mailboxID` and `current` are touched only on `queue`.
+    let directory: String
+    private let queue: DispatchQueue
+    private let database: DatabaseQueue
+    private let mailboxID: Int64
+    private var current: MailboxSnapshot
+    /// uid → file path relative to `directory` (`new/…` or `cur/…:2,FLAGS`).
+    private var files: [UInt32: String] = [:]
+    /// UIDs from Dovecot's `dovecot-uidlist`, for the first reconciliation of an
+    /// adopted Maildir.
+    private var adoptedUIDs: [String: UInt32] = [:]
+
+    private init(directory: String, queue: DispatchQueue, database: DatabaseQueue, mailboxID: Int64) {
+        self.directory = directory
+        self.queue = queue
+        self.database = database
+        self.mailboxID = mailboxID
+        self.current = MailboxSnapshot(uidValidity: 0, uidNext: 1, highestModificationSequence: 0, messages: [])
+    }
+
+    static func open(directory: String, name: String) async throws(StoreError) -> MaildirMailbox {
+        let queue = DispatchQueue(label: "tsubame.maildir-mailbox", qos: .userInitiated)
+        return try await onQueue(queue) { () throws(StoreError) -> MaildirMailbox in
+            do throws(DiskIOError) {
+                for subdirectory in ["", "/cur", "/new", "/tmp"] {
+                    try DiskIO.makeDirectory(directory + subdirectory)
+                }
+            } catch {
+                throw MaildirDelivery.storeError(error)
+            }
+            let database = try IndexDatabase.open(path: directory + "/" + IndexDatabase.fileName)
+            let (mailboxID, adopted) = try IndexDatabase.mailbox(named: name, in: database, adopting: directory)
+            let mailbox = MaildirMailbox(directory: directory, queue: queue, database: database, mailboxID: mailboxID)
+            mailbox.adoptedUIDs = adopted
+            try mailbox.reconcile()
+            return mailbox
+        }
+    }
+
+    // MARK: - OpenMailbox
+
+    func snapshot() async -> MailboxSnapshot {
+        (try? await onQueue(queue) { () throws(StoreError) -> MailboxSnapshot in self.current }) ?? current
+    }
+
+    func refresh() async throws(StoreError) -> MailboxSnapshot {
+        try await onQueue(queue) { () throws(StoreError) -> MailboxSnapshot in
+            try self.reconcile()
+            return self.current
+        }
+    }
+
+    func content(uid: UInt32) async throws(StoreError) -> [UInt8] {
+        try await onQueue(queue) { () throws(StoreError) -> [UInt8] in
+            guard let file = self.files[uid] else { throw StoreError(.expunged, "uid \(uid) is not in the mailbox") }
+            do throws(DiskIOError) {
+                return try DiskIO.readWholeFile(self.directory + "/" + file)
+            } catch where error.code == ENOENT {
+                // Renamed by another program since: look again.
+                try self.reconcile()
+                guard let moved = self.files[uid] else { throw StoreError(.expunged, "uid \(uid) was removed") }
+                do throws(DiskIOError) {
+                    return try DiskIO.readWholeFile(self.directory + "/" + moved)
+                } catch {
+                    throw MaildirDelivery.storeError(error)
+                }
+            } catch {
+                throw MaildirDelivery.storeError(error)
+            }
+        }
+    }
+
+    @discardableResult
+    func setFlags(uids: [UInt32], add: SystemFlags, remove: SystemFlags) async throws(StoreError) -> [MessageSummary] {
+        try await onQueue(queue) { () throws(StoreError) -> [MessageSummary] in try self.applyFlags(uids, add, remove) }
+    }
+
+    func expunge(uids: [UInt32]) async throws(StoreError) {
+        try await onQueue(queue) { () throws(StoreError) in try self.remove(uids) }
+    }
+
+    func close() async {
+        _ = try? await onQueue(queue) { () throws(StoreError) in try? self.database.close() }
+    }
+
+    // MARK: - Work on `queue`
+
+    /// Brings the index and `current` up to date with the directory.
+    private func reconcile() throws(StoreError) {
+        let onDisk: [String: MaildirFileName]
+        do throws(DiskIOError) {
+            onDisk = try MaildirFileName.scan(directory)
+        } catch {
+            throw MaildirDelivery.storeError(error)
+        }
+        let directory = self.directory
+        let mailboxID = self.mailboxID
+        let adopted = adoptedUIDs
+        adoptedUIDs = [:]
+        let snapshot: (MailboxSnapshot, [UInt32: String]) = try IndexDatabase.write(database) { db in
+            var state = try IndexDatabase.MailboxRow.fetch(db, id: mailboxID)
+            var known: [String: IndexDatabase.MessageRow] = [:]
+            for row in try IndexDatabase.MessageRow.fetchAll(db, mailbox: mailboxID) { known[row.base] = row }
+            var changed = false
+            // Gone from disk: expunged by someone else.
+            for (base, row) in known where onDisk[base] == nil {
+                try IndexDatabase.MessageRow.delete(db, mailbox: mailboxID, uid: row.uid)
+                known[base] = nil
+                changed = true
+            }
+            // Renamed by someone else (flags in the name, or new/ → cur/).
+            for (base, row) in known {
+                guard let file = onDisk[base], file.relativePath != row.file else { continue }
+                var updated = row
+                updated.file = file.relativePath
+                updated.flags = file.flags.rawValue
+                state.highestModificationSequence += 1
+                updated.modificationSequence = Int64(state.highestModificationSequence)
+                try updated.update(db)
+                known[base] = updated
+                changed = true
+            }
+            // New files: the next UIDs, in arrival (name) order.
+            let fresh = onDisk.values.filter { known[$0.base] == nil }.sorted { $0.base < $1.base }
+            for file in fresh {
+                let size = try file.crlfSize ?? Self.crlfSize(of: directory + "/" + file.relativePath)
+                state.highestModificationSequence += 1
+                // An adopted Dovecot UID, if it is still free; else the next one.
+                let uid = adopted[file.base].flatMap { try? IndexDatabase.MessageRow.exists(db, mailbox: mailboxID, uid: $0) == false ? $0 : nil } ?? state.uidNext
+                let row = IndexDatabase.MessageRow(
+                    mailbox: mailboxID, uid: uid, base: file.base, file: file.relativePath, size: Int64(size),
+                    internalDate: file.internalDate ?? Self.modificationTime(directory + "/" + file.relativePath),
+                    flags: file.flags.rawValue, keywords: "", modificationSequence: Int64(state.highestModificationSequence))
+                try row.insert(db)
+                state.uidNext = max(state.uidNext, uid + 1)
+                known[file.base] = row
+                changed = true
+            }
+            if changed { try state.update(db) }
+            let rows = known.values.sorted { $0.uid < $1.uid }
+            let messages = rows.map {
+                MessageSummary(
+                    uid: $0.uid, size: Int($0.size), internalDate: $0.internalDate, flags: SystemFlags(rawValue: $0.flags),
+                    keywords: $0.keywords.isEmpty ? [] : $0.keywords.split(separator: " ").map(String.init),
+                    modificationSequence: UInt64($0.modificationSequence))
+            }
+            var files: [UInt32: String] = [:]
+            for row in rows { files[row.uid] = row.file }
+            return (
+                MailboxSnapshot(
+                    uidValidity: state.uidValidity, uidNext: state.uidNext,
+                    highestModificationSequence: state.highestModificationSequence, messages: messages),
+                files
+            )
+        }
+        (current, files) = snapshot
+    }
+
+    private func applyFlags(_ uids: [UInt32], _ add: SystemFlags, _ remove: SystemFlags) throws(StoreError) -> [MessageSummary] {
+        var renamed: [(from: String, to: String)] = []
+        var changes: [(uid: UInt32, file: String, flags: SystemFlags)] = []
+        let wanted = Set(uids)
+        for index in current.messages.indices where wanted.contains(current.messages[index].uid) {
+            let message = current.messages[index]
+            let flags = message.flags.union(add).subtracting(remove)
+            guard flags != message.flags, let file = files[message.uid] else { continue }
+            let target = MaildirFileName.curPath(base: MaildirFileName.base(of: file), flags: flags)
+            do throws(DiskIOError) {
+                try DiskIO.move(directory + "/" + file, directory + "/" + target)
+            } catch where error.code == ENOENT {
+                continue  // expunged or renamed meanwhile: the next refresh sees it
+            } catch {
+                throw MaildirDelivery.storeError(error)
+            }
+            renamed.append((file, target))
+            changes.append((message.uid, target, flags))
+        }
+        guard !changes.isEmpty else { return current.messages.filter { wanted.contains($0.uid) } }
+        do throws(DiskIOError) {
+            try DiskIO.syncDirectory(directory + "/cur")
+            if renamed.contains(where: { $0.from.hasPrefix("new/") }) { try DiskIO.syncDirectory(directory + "/new") }
+        } catch {
+            throw MaildirDelivery.storeError(error)
+        }
+        let mailboxID = self.mailboxID
+        let highest: UInt64 = try IndexDatabase.write(database) { db in
+            var state = try IndexDatabase.MailboxRow.fetch(db, id: mailboxID)
+            for change in changes {
+                state.highestModificationSequence += 1
+                try db.execute(
+                    sql: "UPDATE messages SET file = ?, flags = ?, modseq = ? WHERE mailbox = ? AND uid = ?",
+                    arguments: [
+                        change.file, change.flags.rawValue, Int64(state.highestModificationSequence), mailboxID,
+                        Int64(change.uid),
+                    ])
+            }
+            try state.update(db)
+            return state.highestModificationSequence
+        }
+        var sequence = highest - UInt64(changes.count)
+        for change in changes {
+            sequence += 1
+            files[change.uid] = change.file
+            if let index = current.messages.firstIndex(where: { $0.uid == change.uid }) {
+                current.messages[index].flags = change.flags
+                current.messages[index].modificationSequence = sequence
+            }
+        }
+        current.highestModificationSequence = highest
+        return current.messages.filter { wanted.contains($0.uid) }
+    }
+
+    private func remove(_ uids: [UInt32]) throws(StoreError) {
+        let targets = uids.compactMap { uid in files[uid].map { (uid, $0) } }
+        guard !targets.isEmpty else { return }
+        // Files first: a crash before the index is updated leaves rows whose files are
+        // gone, which the next reconciliation drops. The other order would bring
+        // deleted messages back under new UIDs.
+        var directories = Set<String>()
+        for (_, file) in targets {
+            if unlink(directory + "/" + file) != 0 && errno != ENOENT {
+                throw MaildirDelivery.storeError(DiskIOError("unlink", directory + "/" + file, errno))
+            }
+            directories.insert(String(file.prefix(3)))
+        }
+        do throws(DiskIOError) {
+            for subdirectory in directories.sorted() { try DiskIO.syncDirectory(directory + "/" + subdirectory) }
+        } catch {
+            throw MaildirDelivery.storeError(error)
+        }
+        let mailboxID = self.mailboxID
+        let highest: UInt64 = try IndexDatabase.write(database) { db in
+            var state = try IndexDatabase.MailboxRow.fetch(db, id: mailboxID)
+            for (uid, _) in targets { try IndexDatabase.MessageRow.delete(db, mailbox: mailboxID, uid: uid) }
+            state.highestModificationSequence += 1
+            try state.update(db)
+            return state.highestModificationSequence
+        }
+        let removed = Set(targets.map(\.0))
+        current.messages.removeAll { removed.contains($0.uid) }
+        for uid in removed { files[uid] = nil }
+        current.highestModificationSequence = highest
+    }
+
+    /// The size with CRLF line ends of a file whose name does not say (`,W=`).
+    private static func crlfSize(of path: String) throws(StoreError) -> Int {
+        let bytes: [UInt8]
+        do throws(DiskIOError) {
+            bytes = try DiskIO.readWholeFile(path)
+        } catch {
+            throw MaildirDelivery.storeError(error)
+        }
+        var size = bytes.count
+        var previous: UInt8 = 0
+        for byte in bytes {
+            if byte == 0x0A && previous != 0x0D { size += 1 }
+            previous = byte
+        }
+        return size
+    }
+
+    private static func modificationTime(_ path: String) -> Int64 {
+        var information = stat()
+        guard stat(path, &information) == 0 else { return Int64(Date().timeIntervalSince1970) }
+        return Int64(information.st_mtim.tv_sec)
+    }
+}
+
+/// Runs blocking store work on `queue`.
+func onQueue<T: Sendable>(
+    _ queue: DispatchQueue, _ body: @escaping @Sendable () throws(StoreError) -> T
+) async throws(StoreError) -> T {
+    let result: Result<T, StoreError> = await withCheckedContinuation { continuation in
+        queue.async { continuation.resume(returning: Result { () throws(StoreError) -> T in try body() }) }
+    }
+    return try result.get()
+}

@@ -1,0 +1,179 @@
+import DurableFiles
+import Foundation
+import MailCore
+import MailStore
+import Testing
+@testable import MaildirStore
+
+/// The read side: the index, reconciliation with the directory, flags and expunge.
+@Suite("Maildir mailboxes and their index")
+struct MaildirMailboxTests {
+    let alice = MailAddress("alice@example.test")!
+
+    func message(_ subject: String) -> [UInt8] {
+        Array("Subject: \(subject)\r\nFrom: bob@example.test\r\n\r\nHello \(subject)\r\n".utf8)
+    }
+
+    @Test func emptyInboxForAnAccountWithoutMail() async throws {
+        let root = try TemporaryRoot()
+        defer { root.remove() }
+        let mailbox = try await MaildirMailboxStore(root: root.path).open(account: alice, mailbox: "INBOX")
+        let snapshot = await mailbox.snapshot()
+        #expect(snapshot.messages.isEmpty)
+        #expect(snapshot.uidNext == 1)
+        #expect(snapshot.uidValidity > 0)
+        await mailbox.close()
+        // The index is private.
+        let path = MaildirLayout.maildir(root: root.path, address: alice) + "/tsubame-index.sqlite"
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+    }
+
+    @Test func deliveriesGetAscendingUIDsThatSurviveReopening() async throws {
+        let root = try TemporaryRoot()
+        defer { root.remove() }
+        let delivery = MaildirDelivery(root: root.path, hostname: "mx.example.test")
+        for subject in ["one", "two", "three"] { try await delivery.deliver(message(subject), to: [alice]) }
+        let store = MaildirMailboxStore(root: root.path)
+        let first = try await store.open(account: alice, mailbox: "INBOX")
+        let snapshot = await first.snapshot()
+        #expect(snapshot.messages.map(\.uid) == [1, 2, 3])
+        #expect(snapshot.messages.map(\.size) == ["one", "two", "three"].map { message($0).count })
+        #expect(try await first.content(uid: 2) == message("two"))
+        await first.close()
+
+        try await delivery.deliver(message("four"), to: [alice])
+        let second = try await store.open(account: alice, mailbox: "inbox")
+        let again = await second.snapshot()
+        #expect(again.uidValidity == snapshot.uidValidity)
+        #expect(again.messages.map(\.uid) == [1, 2, 3, 4])
+        #expect(again.uidNext == 5)
+        await second.close()
+    }
+
+    @Test func refreshSeesNewDeliveriesAndUIDsAreNeverReused() async throws {
+        let root = try TemporaryRoot()
+        defer { root.remove() }
+        let delivery = MaildirDelivery(root: root.path, hostname: "mx.example.test")
+        try await delivery.deliver(message("one"), to: [alice])
+        try await delivery.deliver(message("two"), to: [alice])
+        let mailbox = try await MaildirMailboxStore(root: root.path).open(account: alice, mailbox: "INBOX")
+        try await mailbox.expunge(uids: [2])
+        try await delivery.deliver(message("three"), to: [alice])
+        let snapshot = try await mailbox.refresh()
+        #expect(snapshot.messages.map(\.uid) == [1, 3])
+        await #expect(throws: StoreError.self) { try await mailbox.content(uid: 2) }
+        await mailbox.close()
+        let reopened = try await MaildirMailboxStore(root: root.path).open(account: alice, mailbox: "INBOX")
+        #expect(await reopened.snapshot().messages.map(\.uid) == [1, 3])
+        await reopened.close()
+    }
+
+    @Test func flagsAreWrittenToTheNameAndTheIndex() async throws {
+        let root = try TemporaryRoot()
+        defer { root.remove() }
+        try await MaildirDelivery(root: root.path, hostname: "mx").deliver(message("one"), to: [alice])
+        let store = MaildirMailboxStore(root: root.path)
+        let mailbox = try await store.open(account: alice, mailbox: "INBOX")
+        let before = await mailbox.snapshot()
+        let changed = try await mailbox.setFlags(uids: [1], add: [.seen, .flagged], remove: [])
+        #expect(changed.first?.flags == [.seen, .flagged])
+        #expect((changed.first?.modificationSequence ?? 0) > before.highestModificationSequence)
+        let maildir = MaildirLayout.maildir(root: root.path, address: alice)
+        #expect(fileNames(in: maildir + "/new").isEmpty)
+        #expect(fileNames(in: maildir + "/cur").first?.hasSuffix(":2,FS") == true)
+        #expect(try await mailbox.content(uid: 1) == message("one"))
+        await mailbox.close()
+        let reopened = try await store.open(account: alice, mailbox: "INBOX")
+        #expect(await reopened.snapshot().messages.first?.flags == [.seen, .flagged])
+        try await reopened.setFlags(uids: [1], add: [], remove: [.flagged])
+        #expect(fileNames(in: maildir + "/cur").first?.hasSuffix(":2,S") == true)
+        await reopened.close()
+    }
+
+    /// Another program (an MDA, a user's mutt) drops and renames files: the index follows.
+    @Test func filesFromOtherProgramsAreReconciled() async throws {
+        let root = try TemporaryRoot()
+        defer { root.remove() }
+        let store = MaildirMailboxStore(root: root.path)
+        let mailbox = try await store.open(account: alice, mailbox: "INBOX")
+        let maildir = MaildirLayout.maildir(root: root.path, address: alice)
+        // Bare LF line ends and no ,W= in the name: the size is counted with CRLF.
+        let foreign = Array("Subject: lf\n\nline one\nline two\n".utf8)
+        try DiskIO.writeNewFile(maildir + "/new/1700000000.foreign.host", [foreign])
+        try DiskIO.writeNewFile(maildir + "/cur/1700000001.seen.host:2,S", [message("seen")])
+        var snapshot = try await mailbox.refresh()
+        #expect(snapshot.messages.map(\.uid) == [1, 2])
+        #expect(snapshot.messages[0].size == foreign.count + 4)
+        #expect(snapshot.messages[1].flags == [.seen])
+        // Renamed with a new flag, and the other one deleted, behind our back.
+        try DiskIO.move(maildir + "/cur/1700000001.seen.host:2,S", maildir + "/cur/1700000001.seen.host:2,RS")
+        DiskIO.removeFile(maildir + "/new/1700000000.foreign.host")
+        snapshot = try await mailbox.refresh()
+        #expect(snapshot.messages.map(\.uid) == [2])
+        #expect(snapshot.messages[0].flags == [.seen, .answered])
+        #expect(try await mailbox.content(uid: 2) == message("seen"))
+        await mailbox.close()
+    }
+
+    @Test func readingFollowsARenameItHasNotSeenYet() async throws {
+        let root = try TemporaryRoot()
+        defer { root.remove() }
+        try await MaildirDelivery(root: root.path, hostname: "mx").deliver(message("one"), to: [alice])
+        let mailbox = try await MaildirMailboxStore(root: root.path).open(account: alice, mailbox: "INBOX")
+        let maildir = MaildirLayout.maildir(root: root.path, address: alice)
+        let name = try #require(fileNames(in: maildir + "/new").first)
+        try DiskIO.move(maildir + "/new/" + name, maildir + "/cur/" + name + ":2,S")
+        #expect(try await mailbox.content(uid: 1) == message("one"))
+        await mailbox.close()
+    }
+
+    /// A Maildir Dovecot kept: its UIDVALIDITY and UIDs are adopted, so POP3 UIDLs and
+    /// IMAP UIDs stay what clients know.
+    @Test func dovecotUIDListIsAdopted() async throws {
+        let root = try TemporaryRoot()
+        defer { root.remove() }
+        let maildir = MaildirLayout.maildir(root: root.path, address: alice)
+        for subdirectory in ["", "/cur", "/new", "/tmp"] { try DiskIO.makeDirectory(maildir + subdirectory) }
+        try DiskIO.writeNewFile(maildir + "/cur/1700000000.M1P2.old,S=10,W=10:2,S", [message("a")])
+        try DiskIO.writeNewFile(maildir + "/cur/1700000005.M3P4.old,S=10:2,", [message("b")])
+        try DiskIO.writeNewFile(maildir + "/new/1700000009.M5P6.old", [message("c")])
+        try DiskIO.writeNewFile(
+            maildir + "/dovecot-uidlist",
+            [Array("3 V1234567 N43 G0123456789abcdef\n7 :1700000000.M1P2.old,S=10,W=10\n41 W12 :1700000005.M3P4.old,S=10\n".utf8)])
+        let mailbox = try await MaildirMailboxStore(root: root.path).open(account: alice, mailbox: "INBOX")
+        let snapshot = await mailbox.snapshot()
+        #expect(snapshot.uidValidity == 1_234_567)
+        #expect(snapshot.messages.map(\.uid) == [7, 41, 43])
+        #expect(snapshot.uidNext == 44)
+        await mailbox.close()
+    }
+
+    @Test func dovecotUIDListParsing() {
+        #expect(DovecotUIDList.parse("") == nil)
+        #expect(DovecotUIDList.parse("1 2 3\n") == nil)  // version 1: not read
+        #expect(DovecotUIDList.parse("3 N5\n1 :x\n") == nil)  // no UIDVALIDITY
+        let parsed = DovecotUIDList.parse("3 V9 N3\n1 :a:2,S\nbad line\n2 W5 :b\n0 :zero\n")
+        #expect(parsed == .init(uidValidity: 9, nextUID: 3, uids: ["a": 1, "b": 2]))
+    }
+
+    @Test func fileNameParsing() {
+        let file = MaildirFileName(subdirectory: "cur", name: "1.M2P3.host,S=100,W=104:2,DFRST")
+        #expect(file?.base == "1.M2P3.host,S=100,W=104")
+        #expect(file?.flags == [.draft, .flagged, .answered, .seen, .deleted])
+        #expect(file?.crlfSize == 104)
+        #expect(MaildirFileName(subdirectory: "new", name: ".hidden") == nil)
+        #expect(MaildirFileName(subdirectory: "new", name: "x,W=abc")?.crlfSize == nil)
+        #expect(MaildirFileName(subdirectory: "new", name: "x,W=99999999999999999999")?.crlfSize == nil)
+        #expect(MaildirFileName.curPath(base: "b", flags: [.seen, .draft]) == "cur/b:2,DS")
+        #expect(MaildirFileName.base(of: "cur/b:2,DS") == "b")
+    }
+
+    @Test func onlyTheInboxExistsYet() async throws {
+        let root = try TemporaryRoot()
+        defer { root.remove() }
+        await #expect(throws: StoreError.self) {
+            try await MaildirMailboxStore(root: root.path).open(account: alice, mailbox: "../../etc")
+        }
+    }
+}
