@@ -7,9 +7,11 @@ Usage: python3 tests/e2e/run.py [PATH-TO-TSUBAME [SCENARIO ...]]
 Python 3 standard library only (plus `swaks` for some SMTP scenarios). The helpers
 are in harness.py, the SMTP scenarios in smtp_scenarios.py, the auth-socket scenarios
 (Dovecot's auth protocol, Postfix with `smtpd_sasl_type = dovecot`) in
-auth_socket_scenarios.py. Each scenario starts its own `tsubame serve` on a
-fresh data directory with free loopback ports, prints `PASS name`, `FAIL name: why`
-or `SKIP name: why` (it cannot run here, e.g. Postfix without root), and the run ends
+auth_socket_scenarios.py, the external user databases (a private PostgreSQL for
+`[auth.sql]`, a private slapd for `[auth.ldap]`) in directory_scenarios.py. Each
+scenario starts its own `tsubame serve` on a fresh data directory with free loopback
+ports, prints `PASS name`, `FAIL name: why` or `SKIP name: why` (it cannot run here,
+e.g. Postfix without root, or PostgreSQL or slapd not installed), and the run ends
 with `N passed, M failed, K skipped` (read by CI); the exit status is non-zero when
 anything failed.
 """
@@ -29,6 +31,7 @@ import time
 import traceback
 
 import auth_socket_scenarios
+import directory_scenarios
 import harness
 import smtp_scenarios
 from harness import (
@@ -553,7 +556,7 @@ SCENARIOS = [
     idle_timeout,
     long_line,
     bind_failure,
-] + smtp_scenarios.SCENARIOS + auth_socket_scenarios.SCENARIOS
+] + smtp_scenarios.SCENARIOS + auth_socket_scenarios.SCENARIOS + directory_scenarios.SCENARIOS
 
 # Run only when named on the command line (known server bugs, stress checks).
 EXTRA_SCENARIOS = [
