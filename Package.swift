@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "tsubame", targets: ["tsubame"]),
         // For the fuzz targets in Fuzz/ (a package of their own).
         .library(name: "SMTPProtocol", targets: ["SMTPProtocol"]),
+        .library(name: "POP3Protocol", targets: ["POP3Protocol"]),
         .library(name: "SASL", targets: ["SASL"]),
         .library(name: "TsubameServer", targets: ["TsubameServer"]),
     ],
@@ -54,6 +55,11 @@ let package = Package(
         ),
         .target(
             name: "SMTPProtocol",
+            dependencies: ["MailCore", "SASL", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "POP3Protocol",
             dependencies: ["MailCore", "SASL", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
@@ -94,6 +100,15 @@ let package = Package(
             name: "SMTPServer",
             dependencies: [
                 "SMTPProtocol", "SASL", "ServerSupport", "Directory", "MailStore", "MailQueue", "MailCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "POP3Server",
+            dependencies: [
+                "POP3Protocol", "SASL", "ServerSupport", "Directory", "MailStore", "MailCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -152,7 +167,7 @@ let package = Package(
             name: "TsubameServer",
             dependencies: [
                 "MailCore", "Directory", "ServerSupport", "SMTPProtocol", "SMTPServer", "SASL", "MailStore",
-                "DovecotAuthServer", "SQLDirectory", "LDAPDirectory",
+                "DovecotAuthServer", "SQLDirectory", "LDAPDirectory", "POP3Server",
                 "MaildirStore", "MailQueue",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -215,6 +230,14 @@ let package = Package(
             name: "SMTPProtocolTests",
             dependencies: [
                 "SMTPProtocol", "SASL", "MailTestSupport", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "POP3ProtocolTests",
+            dependencies: [
+                "POP3Protocol", "SASL", "MailTestSupport", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings

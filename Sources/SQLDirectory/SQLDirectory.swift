@@ -188,7 +188,12 @@ public final class SQLDirectory: AccountDirectory, Service {
                 }
                 defer { group.cancelAll() }
                 guard let first = try await group.next(), let rows = first else {
-                    throw DirectoryError(.storage, "PostgreSQL \(purpose): no answer within \(timeout)")
+                    // The pool retries failed connections until then; each failure (refused,
+                    // wrong password, unknown database) is in the log as it happens.
+                    throw DirectoryError(
+                        .storage,
+                        "PostgreSQL \(purpose): no answer within \(timeout) (is the server up, and are host, port, user and password right? the log has each connection error)"
+                    )
                 }
                 return rows
             }

@@ -26,6 +26,10 @@ public protocol LineSession {
     mutating func idleTimeout() -> [SessionAction<Event>]
     /// The server is shutting down: close now if idle, or after the work in flight.
     mutating func shutdown() -> [SessionAction<Event>]
+    /// The connection is gone (the peer closed it, a reset, or our own `.close`), and
+    /// no work is in flight. Only `.run` actions are performed, and their results are
+    /// dropped: this is for releasing what the session holds (a POP3 maildrop lock).
+    mutating func connectionClosed() -> [SessionAction<Event>]
 
     /// While true, received bytes go to `receive(raw:)` instead of being cut into
     /// lines (SMTP DATA and BDAT). Checked before every framing step.
@@ -37,6 +41,8 @@ public protocol LineSession {
 
 extension LineSession {
     public var wantsRawInput: Bool { false }
+
+    public mutating func connectionClosed() -> [SessionAction<Event>] { [] }
 
     public mutating func receive(raw buffer: inout ByteBuffer) -> [SessionAction<Event>] { [] }
 }

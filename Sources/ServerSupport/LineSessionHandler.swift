@@ -33,6 +33,9 @@ public final class LineSessionHandler<Session: LineSession>: ChannelDuplexHandle
     private var isBusy = false
     private var isClosing = false
     private var isUpgrading = false
+    /// The channel is closed; `connectionClosed` is due once no work is in flight.
+    private var isInactive = false
+    private var closedNotified = false
     private var channelContext: ChannelHandlerContext?
 
     public init(
@@ -57,6 +60,26 @@ public final class LineSessionHandler<Session: LineSession>: ChannelDuplexHandle
     public func channelActive(context: ChannelHandlerContext) {
         perform(session.start(), context: context)
         context.fireChannelActive()
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        isInactive = true
+        if !isBusy { notifyClosed() }
+        context.fireChannelInactive()
+    }
+
+    /// Tells the session the connection is gone, once, and runs the clean-up it asks
+    /// for without a connection to report to.
+    private func notifyClosed() {
+        guard !closedNotified else { return }
+        closedNotified = true
+        runDetached(session.connectionClosed())
+    }
+
+    private func runDetached(_ actions: [SessionAction<Session.Event>]) {
+        for case .run(let work) in actions {
+            Task { _ = await work() }
+        }
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -211,8 +234,15 @@ public final class LineSessionHandler<Session: LineSession>: ChannelDuplexHandle
         let promise = loop.makePromise(of: Session.Event.self)
         promise.completeWithTask { await work() }
         promise.futureResult.assumeIsolated().whenSuccess { [self] event in
-            guard let context = self.channelContext else { return }
             self.isBusy = false
+            if self.isInactive {
+                // Nobody to answer: let the session take the result (it may hold
+                // something that must be released), then hear that the peer is gone.
+                self.runDetached(self.session.complete(event))
+                self.notifyClosed()
+                return
+            }
+            guard let context = self.channelContext else { return }
             self.perform(self.session.complete(event), context: context)
             // `complete` may have started the next piece of work already.
             guard !self.isClosing, !self.isBusy else { return }

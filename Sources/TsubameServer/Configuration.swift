@@ -14,6 +14,7 @@ public struct Configuration: Sendable, Equatable {
     public var auth = Auth()
     public var limits = Limits()
     public var smtp = SMTP()
+    public var pop3 = POP3()
     public var authSocket = AuthSocket()
     public var log = Log()
 
@@ -193,6 +194,17 @@ public struct Configuration: Sendable, Equatable {
         /// submission, each an address or `@domain` (Postfix `smtpd_sender_login_maps`).
         /// Its own address and aliases that deliver to it are always allowed.
         public var senderAllowances: [String: [String]] = [:]
+
+        public init() {}
+    }
+
+    /// `[pop3]`: the POP3 services (110, 995).
+    public struct POP3: Sendable, Equatable {
+        /// `uidl_format`: Dovecot's `pop3_uidl_format` (`%u` UID, `%v` UIDVALIDITY,
+        /// `%08Xu` zero-padded hex); Dovecot's default, so UIDLs survive a move.
+        public var uidlFormat = "%08Xu%08Xv"
+        /// `retr_marks_seen`: RETR sets `\Seen` for IMAP (Dovecot `pop3_no_flag_updates = no`).
+        public var retrieveMarksSeen = true
 
         public init() {}
     }

@@ -2,6 +2,7 @@ public import Foundation
 import Directory
 import LDAPDirectory
 import MailCore
+import POP3Server
 import SQLDirectory
 import TOMLKit
 
@@ -287,6 +288,19 @@ final class ConfigurationReader {
             }
             smtp.finish()
         }
+        if var pop3 = section.table("pop3") {
+            pop3.string("uidl_format") { value in
+                do throws(UIDLFormatError) {
+                    _ = try UIDLFormat(parsing: value)
+                } catch {
+                    return error.description
+                }
+                configuration.pop3.uidlFormat = value
+                return nil
+            }
+            pop3.bool("retr_marks_seen") { configuration.pop3.retrieveMarksSeen = $0 }
+            pop3.finish()
+        }
         if var socket = section.table("auth_socket") {
             socket.string("path") { value in
                 guard value.isEmpty || value.hasPrefix("/") else { return "must be an absolute path, or \"\" to disable" }
@@ -337,14 +351,18 @@ final class ConfigurationReader {
             return nil
         }
         sql.string("ca_file") { Self.absolutePath($0) { c.caFile = $0 } }
-        sql.string("password_query") { Self.sqlQuery($0) { c.passwordQuery = $0 } }
+        var hasPasswordQuery = false
+        sql.string("password_query") { value in
+            hasPasswordQuery = true
+            return Self.sqlQuery(value) { c.passwordQuery = $0 }
+        }
         sql.string("user_query") { Self.sqlQuery($0) { c.userQuery = $0 } }
         sql.string("iterate_query") { Self.sqlQuery($0) { c.iterateQuery = $0 } }
         sql.string("domain_query") { Self.sqlQuery($0) { c.domainQuery = $0 } }
         sql.stringArray("domains") { Self.domains($0) { c.domains = $0 } }
         sql.integer("max_connections", 1...100) { c.maximumConnections = $0 }
         sql.duration("timeout", minimum: .milliseconds(100)) { c.timeout = $0 }
-        if c.passwordQuery.isEmpty { problem(table: "auth.sql", key: "password_query", "required") }
+        if !hasPasswordQuery { problem(table: "auth.sql", key: "password_query", "required") }
         if c.password != nil && c.passwordFile != nil {
             problem(table: "auth.sql", key: "password_file", "set password or password_file, not both")
         }
@@ -366,7 +384,13 @@ final class ConfigurationReader {
         ldap.string("bind_dn") { c.bindDN = $0.isEmpty ? nil : $0; return nil }
         ldap.string("bind_password") { c.bindPassword = $0; return nil }
         ldap.string("bind_password_file") { Self.absolutePath($0) { c.bindPasswordFile = $0 } }
-        ldap.string("base") { c.base = $0; return nil }
+        var hasBase = false
+        ldap.string("base") { value in
+            hasBase = true
+            guard !value.isEmpty else { return "must not be empty" }
+            c.base = value
+            return nil
+        }
         ldap.string("scope") { value in
             guard ["base", "onelevel", "subtree"].contains(value) else {
                 return "expected \"base\", \"onelevel\" or \"subtree\""
@@ -384,7 +408,7 @@ final class ConfigurationReader {
         ldap.string("mail_attribute") { c.mailAttribute = $0; return nil }
         ldap.duration("timeout", minimum: .milliseconds(100)) { c.timeout = $0 }
         ldap.integer("max_connections", 1...100) { c.maximumConnections = $0 }
-        if c.base.isEmpty { problem(table: "auth.ldap", key: "base", "required (the search base, e.g. ou=people,dc=example,dc=com)") }
+        if !hasBase { problem(table: "auth.ldap", key: "base", "required (the search base, e.g. ou=people,dc=example,dc=com)") }
         if c.bindPassword != nil && c.bindPasswordFile != nil {
             problem(table: "auth.ldap", key: "bind_password_file", "set bind_password or bind_password_file, not both")
         }

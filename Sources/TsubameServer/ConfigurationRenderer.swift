@@ -117,6 +117,11 @@ public enum ConfigurationRenderer {
             lines.append("\(quoted(login)) = [\(patterns.map(quoted).joined(separator: ", "))]")
         }
         lines += [
+            "", "[pop3]",
+            "uidl_format = \(quoted(c.pop3.uidlFormat))",
+            "retr_marks_seen = \(c.pop3.retrieveMarksSeen)",
+        ]
+        lines += [
             "", "[auth_socket]",
             "path = \(quoted(c.authSocket.path))",
             "mode = \(quoted("0" + String(c.authSocket.mode, radix: 8)))",

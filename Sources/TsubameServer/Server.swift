@@ -8,6 +8,8 @@ import MailStore
 import MaildirStore
 import NIOSSL
 import DovecotAuthProtocol
+import POP3Protocol
+import POP3Server
 import DovecotAuthServer
 import LDAPDirectory
 import SQLDirectory
@@ -90,6 +92,11 @@ public final class Server: Sendable {
             senderAllowances: configuration.smtp.senderAllowances,
             now: { Int64(Date().timeIntervalSince1970) })
 
+        let pop3Services = POP3Services(
+            authenticator: authenticator, store: MaildirMailboxStore(root: Paths.mail(dataDirectory)),
+            uidlFormat: try UIDLFormat(parsing: configuration.pop3.uidlFormat),
+            retrieveMarksSeen: configuration.pop3.retrieveMarksSeen, logger: Logger(label: "tsubame.pop3"))
+
         let enabled = configuration.listen.services.compactMap { entry in entry.address.map { (entry.service, $0) } }
         let tlsContext = enabled.isEmpty ? nil : try makeTLSContext(configuration, dataDirectory: dataDirectory, logger: logger)
 
@@ -107,7 +114,7 @@ public final class Server: Sendable {
                 }
                 let listener = try await bindListener(
                     service, address: socketAddress, configuration: configuration, tlsContext: tlsContext,
-                    smtpServices: smtpServices, logger: logger)
+                    smtpServices: smtpServices, pop3Services: pop3Services, logger: logger)
                 listeners.append(listener)
                 services.append(listener)
                 bound[service] = listener.localAddress
@@ -159,7 +166,7 @@ public final class Server: Sendable {
 
     private static func bindListener(
         _ service: ServiceKind, address: SocketAddress, configuration: Configuration, tlsContext: NIOSSLContext?,
-        smtpServices: SMTPServices, logger: Logger
+        smtpServices: SMTPServices, pop3Services: POP3Services, logger: Logger
     ) async throws -> any ClosableListener {
         var limits = ListenerLimits()
         limits.maximumConnections = configuration.limits.maximumConnections
@@ -179,10 +186,27 @@ public final class Server: Sendable {
                 limits: limits, shutdownGracePeriod: grace, logger: logger,
                 refusal: { _ in String(buffer: SMTPReply.tooManyConnections(hostname).encoded) },
                 makeSession: { context in SMTPSession(configuration: smtp, context: context, services: smtpServices) })
-        case .imap, .imaps, .pop3, .pop3s:
+        case .pop3, .pop3s:
+            limits.idleTimeout = timeAmount(configuration.limits.pop3IdleTimeout)
+            let mechanisms = configuration.smtp.authMechanisms.compactMap(SASLMechanism.init(name:))
+            let allowPlaintext = configuration.auth.allowPlaintext
+            let maximumLineLength = limits.maximumLineLength
+            return try await Listener<POP3Session>.bind(
+                name: service.rawValue, address: address, tlsMode: service.tlsMode, tlsContext: tlsContext,
+                limits: limits, shutdownGracePeriod: grace, logger: logger,
+                refusal: { _ in "-ERR [SYS/TEMP] Too many connections, try again later\r\n" },
+                makeSession: { context in
+                    var pop3 = POP3ServerStateMachine.Configuration(hostname: hostname, sessionID: context.sessionID)
+                    pop3.mechanisms = mechanisms
+                    pop3.allowPlaintextAuth = allowPlaintext
+                    pop3.canStartTLS = context.canStartTLS
+                    pop3.isTLS = context.isImplicitTLS
+                    pop3.maximumLineLength = maximumLineLength
+                    return POP3Session(configuration: pop3, context: context, services: pop3Services)
+                })
+        case .imap, .imaps:
             let dialect = PlaceholderSession.Dialect(service)
-            limits.idleTimeout = timeAmount(
-                dialect == .imap ? configuration.limits.imapIdleTimeout : configuration.limits.pop3IdleTimeout)
+            limits.idleTimeout = timeAmount(configuration.limits.imapIdleTimeout)
             return try await Listener<PlaceholderSession>.bind(
                 name: service.rawValue, address: address, tlsMode: service.tlsMode, tlsContext: tlsContext,
                 limits: limits, shutdownGracePeriod: grace, logger: logger,
