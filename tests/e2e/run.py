@@ -264,8 +264,9 @@ def pop3_stls():
             check(isinstance(pop.sock, ssl.SSLSocket), "no TLS after STLS")
             after = pop.capa()
             check("STLS" not in after, f"CAPA after TLS still has STLS: {after}")
-            reply = pop.noop()
-            check(reply.startswith(b"+OK"), f"NOOP after TLS answered {reply!r}")
+            # USER is refused on plaintext (no allow_plaintext), accepted once TLS is up.
+            reply = pop.user("alice@example.test")
+            check(reply.startswith(b"+OK"), f"USER after TLS answered {reply!r}")
             reply = pop.quit()
             check(reply.startswith(b"+OK"), f"QUIT answered {reply!r}")
         finally:
