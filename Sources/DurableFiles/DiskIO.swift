@@ -153,19 +153,27 @@ public enum DiskIO {
         } while descriptor < 0 && errno == EINTR
         guard descriptor >= 0 else { throw DiskIOError("open", path, errno) }
         defer { _ = close(descriptor) }
-        var contents: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        // Sized from fstat: one allocation for the usual case of a file that does not
+        // change while it is read (Maildir files never do); growth handles the rest.
+        var information = stat()
+        let expected = fstat(descriptor, &information) == 0 ? max(Int(information.st_size), 0) : 0
+        var contents = [UInt8](repeating: 0, count: expected + 1)
+        var filled = 0
         while true {
-            let count = chunk.withUnsafeMutableBytes { buffer in
-                read(descriptor, buffer.baseAddress, buffer.count)
+            if filled == contents.count { contents.append(contentsOf: repeatElement(0, count: max(4096, filled))) }
+            let count = contents.withUnsafeMutableBytes { buffer in
+                read(descriptor, buffer.baseAddress! + filled, buffer.count - filled)
             }
             if count < 0 {
                 let code = errno
                 if code == EINTR { continue }
                 throw DiskIOError("read", path, code)
             }
-            if count == 0 { return contents }
-            contents.append(contentsOf: chunk[0..<count])
+            if count == 0 {
+                contents.removeSubrange(filled...)
+                return contents
+            }
+            filled += count
         }
     }
 

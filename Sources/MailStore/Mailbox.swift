@@ -78,6 +78,10 @@ public protocol OpenMailbox: Sendable {
     /// The message as stored (RFC 5322 octets; line ends as the file has them).
     /// Throws `.expunged` when it is gone.
     func content(uid: UInt32) async throws(StoreError) -> [UInt8]
+    /// Several messages in one go, in the order asked, stopping once `byteLimit` octets
+    /// are read (the first message is always returned whole): read-ahead for sequential
+    /// readers such as POP3 clients. Messages expunged meanwhile are left out.
+    func contents(uids: [UInt32], byteLimit: Int) async throws(StoreError) -> [(uid: UInt32, bytes: [UInt8])]
     /// Adds and removes flags; returns the messages' new summaries (expunged ones are
     /// left out). Durable when it returns.
     @discardableResult
@@ -87,4 +91,22 @@ public protocol OpenMailbox: Sendable {
     func expunge(uids: [UInt32]) async throws(StoreError)
     /// Releases what the mailbox holds (the index connection).
     func close() async
+}
+
+extension OpenMailbox {
+    public func contents(uids: [UInt32], byteLimit: Int) async throws(StoreError) -> [(uid: UInt32, bytes: [UInt8])] {
+        var result: [(uid: UInt32, bytes: [UInt8])] = []
+        var total = 0
+        for uid in uids {
+            guard result.isEmpty || total < byteLimit else { break }
+            do {
+                let bytes = try await content(uid: uid)
+                total += bytes.count
+                result.append((uid, bytes))
+            } catch where error.kind == .expunged && !result.isEmpty {
+                continue
+            }
+        }
+        return result
+    }
 }

@@ -59,6 +59,33 @@ struct MaildirFileName: Sendable, Equatable {
         return String(name.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)[0])
     }
 
+    /// Arrival order of two bases: Maildir names start with the time and carry
+    /// unpadded microseconds and counters (`1700000000.M36820P12Q9.host`), so runs of
+    /// digits compare as numbers and everything else as bytes.
+    static func arrivesBefore(_ left: String, _ right: String) -> Bool {
+        var a = left.utf8[...]
+        var b = right.utf8[...]
+        func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        while let x = a.first, let y = b.first {
+            if isDigit(x) && isDigit(y) {
+                let digitsA = a.prefix(while: isDigit)
+                let digitsB = b.prefix(while: isDigit)
+                let trimmedA = digitsA.drop(while: { $0 == UInt8(ascii: "0") })
+                let trimmedB = digitsB.drop(while: { $0 == UInt8(ascii: "0") })
+                if trimmedA.count != trimmedB.count { return trimmedA.count < trimmedB.count }
+                if !trimmedA.elementsEqual(trimmedB) { return trimmedA.lexicographicallyPrecedes(trimmedB) }
+                a = a.dropFirst(digitsA.count)
+                b = b.dropFirst(digitsB.count)
+                continue
+            }
+            if x != y { return x < y }
+            a = a.dropFirst()
+            b = b.dropFirst()
+        }
+        if a.isEmpty != b.isEmpty { return a.isEmpty }
+        return left < right  // equal up to leading zeros: any fixed order
+    }
+
     /// A `,X=<number>` field of a Dovecot base name.
     static func field(_ key: Character, in base: String) -> Int? {
         for part in base.split(separator: ",").dropFirst() where part.first == key && part.dropFirst().first == "=" {

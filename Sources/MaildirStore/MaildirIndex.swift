@@ -94,22 +94,45 @@ final class MaildirMailbox: OpenMailbox, @unchecked Sendable {
     }
 
     func content(uid: UInt32) async throws(StoreError) -> [UInt8] {
-        try await onQueue(queue) { () throws(StoreError) -> [UInt8] in
-            guard let file = self.files[uid] else { throw StoreError(.expunged, "uid \(uid) is not in the mailbox") }
+        try await onQueue(queue) { () throws(StoreError) -> [UInt8] in try self.readNow(uid) }
+    }
+
+    /// The file of `uid`, following a rename by another program. On `queue`.
+    private func readNow(_ uid: UInt32) throws(StoreError) -> [UInt8] {
+        guard let file = files[uid] else { throw StoreError(.expunged, "uid \(uid) is not in the mailbox") }
+        do throws(DiskIOError) {
+            return try DiskIO.readWholeFile(directory + "/" + file)
+        } catch where error.code == ENOENT {
+            // Renamed by another program since: look again.
+            try reconcile()
+            guard let moved = files[uid] else { throw StoreError(.expunged, "uid \(uid) was removed") }
             do throws(DiskIOError) {
-                return try DiskIO.readWholeFile(self.directory + "/" + file)
-            } catch where error.code == ENOENT {
-                // Renamed by another program since: look again.
-                try self.reconcile()
-                guard let moved = self.files[uid] else { throw StoreError(.expunged, "uid \(uid) was removed") }
-                do throws(DiskIOError) {
-                    return try DiskIO.readWholeFile(self.directory + "/" + moved)
-                } catch {
-                    throw MaildirDelivery.storeError(error)
-                }
+                return try DiskIO.readWholeFile(directory + "/" + moved)
             } catch {
                 throw MaildirDelivery.storeError(error)
             }
+        } catch {
+            throw MaildirDelivery.storeError(error)
+        }
+    }
+
+    func contents(uids: [UInt32], byteLimit: Int) async throws(StoreError) -> [(uid: UInt32, bytes: [UInt8])] {
+        // One hop to the queue for the lot; only the first message must be readable.
+        try await onQueue(queue) { () throws(StoreError) -> [(uid: UInt32, bytes: [UInt8])] in
+            var result: [(uid: UInt32, bytes: [UInt8])] = []
+            var total = 0
+            for uid in uids {
+                guard result.isEmpty || total < byteLimit else { break }
+                if result.isEmpty {
+                    result.append((uid, try self.readNow(uid)))
+                } else if let file = self.files[uid], let bytes = try? DiskIO.readWholeFile(self.directory + "/" + file) {
+                    result.append((uid, bytes))
+                } else {
+                    continue  // gone or renamed: read it when it is asked for
+                }
+                total += result[result.count - 1].bytes.count
+            }
+            return result
         }
     }
 
@@ -163,8 +186,11 @@ final class MaildirMailbox: OpenMailbox, @unchecked Sendable {
                 known[base] = updated
                 changed = true
             }
-            // New files: the next UIDs, in arrival (name) order.
-            let fresh = onDisk.values.filter { known[$0.base] == nil }.sorted { $0.base < $1.base }
+            // New files: the next UIDs, in arrival order — the order of their names with
+            // numbers compared as numbers (`…M36820…` before `…M962416…`, `Q9` before `Q10`).
+            let fresh = onDisk.values.filter { known[$0.base] == nil }.sorted {
+                MaildirFileName.arrivesBefore($0.base, $1.base)
+            }
             for file in fresh {
                 let size = try file.crlfSize ?? Self.crlfSize(of: directory + "/" + file.relativePath)
                 state.highestModificationSequence += 1

@@ -13,7 +13,8 @@ public struct POP3Session: LineSession {
         case authentication(POP3ServerStateMachine.AuthenticationOutcome)
         case scram(SCRAMServerKeys?, throttled: Bool)
         case maildrop(POP3ServerStateMachine.MaildropOutcome, MaildropHandle?)
-        case content(POP3ServerStateMachine.ContentOutcome)
+        /// The message asked for, and the ones after it read ahead.
+        case content(POP3ServerStateMachine.ContentOutcome, readAhead: [(uid: UInt32, bytes: [UInt8])])
         case committed(Bool)
         case nothing
     }
@@ -28,6 +29,15 @@ public struct POP3Session: LineSession {
     private let services: POP3Services
     private let context: ConnectionContext
     private var maildrop: MaildropHandle?
+    /// The maildrop's UIDs in message-number order, and where each one is.
+    private var order: [UInt32] = []
+    private var position: [UInt32: Int] = [:]
+    /// Messages read ahead of the client's RETR/TOP, by UID: one trip to the store
+    /// serves a run of sequential reads (bounded by `readAheadBytes`).
+    private var readAhead: [UInt32: [UInt8]] = [:]
+
+    static let readAheadMessages = 16
+    static let readAheadBytes = 256 * 1024
 
     public init(configuration: POP3ServerStateMachine.Configuration, context: ConnectionContext, services: POP3Services) {
         self.machine = POP3ServerStateMachine(configuration: configuration)
@@ -57,10 +67,18 @@ public struct POP3Session: LineSession {
         case .scram(let keys, let throttled): return perform(machine.scramCredentialsFetched(keys, throttled: throttled))
         case .maildrop(let outcome, let handle):
             maildrop = handle
+            if case .opened(let messages) = outcome {
+                order = messages.map(\.uid)
+                position = Dictionary(order.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+            }
             return perform(machine.maildropOpened(outcome))
-        case .content(let outcome): return perform(machine.messageRead(outcome))
+        case .content(let outcome, let ahead):
+            readAhead = [:]
+            for (uid, bytes) in ahead { readAhead[uid] = bytes }
+            return perform(machine.messageRead(outcome))
         case .committed(let success):
             maildrop = nil
+            readAhead = [:]
             return perform(machine.committed(success))
         case .nothing: return []
         }
@@ -110,21 +128,29 @@ public struct POP3Session: LineSession {
                 let context = self.context
                 result.append(.run { await Self.open(user: user, services: services, context: context) })
             case .readMessage(let uid):
-                guard let mailbox = maildrop?.mailbox else {
-                    result.append(.run { .content(.failed) })
+                if let bytes = readAhead.removeValue(forKey: uid) {
+                    result += perform(machine.messageRead(.content(bytes)))
                     continue
                 }
+                guard let mailbox = maildrop?.mailbox else {
+                    result.append(.run { .content(.failed, readAhead: []) })
+                    continue
+                }
+                let following = position[uid].map { order[($0 + 1)..<min(order.count, $0 + Self.readAheadMessages)] } ?? []
+                let uids = [uid] + following
                 let logger = services.logger
                 let session = context.sessionID
                 result.append(
                     .run {
                         do {
-                            return .content(.content(try await mailbox.content(uid: uid)))
+                            let found = try await mailbox.contents(uids: uids, byteLimit: Self.readAheadBytes)
+                            guard let first = found.first, first.uid == uid else { return .content(.failed, readAhead: []) }
+                            return .content(.content(first.bytes), readAhead: Array(found.dropFirst()))
                         } catch {
                             logger.warning(
                                 "pop3 cannot read a message",
                                 metadata: ["session": "\(session)", "uid": "\(uid)", "error": "\(error)"])
-                            return .content(.failed)
+                            return .content(.failed, readAhead: [])
                         }
                     })
             case .commit(let deleted, let seen):
@@ -139,6 +165,7 @@ public struct POP3Session: LineSession {
                         .committed(await Self.finish(maildrop, deleted: deleted, seen: seen, services: services, session: session))
                     })
             case .release(let seen):
+                readAhead = [:]
                 guard let maildrop else { continue }
                 self.maildrop = nil
                 let services = self.services

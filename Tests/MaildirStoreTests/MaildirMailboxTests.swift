@@ -69,6 +69,26 @@ struct MaildirMailboxTests {
         await reopened.close()
     }
 
+    /// Read-ahead: several messages in one trip, bounded by bytes, gaps skipped.
+    @Test func contentsReadsAheadWithinTheByteLimit() async throws {
+        let root = try TemporaryRoot()
+        defer { root.remove() }
+        let delivery = MaildirDelivery(root: root.path, hostname: "mx")
+        for subject in ["one", "two", "three", "four"] { try await delivery.deliver(message(subject), to: [alice]) }
+        let mailbox = try await MaildirMailboxStore(root: root.path).open(account: alice, mailbox: "INBOX")
+        let all = try await mailbox.contents(uids: [1, 2, 3, 4], byteLimit: 1 << 20)
+        #expect(all.map(\.uid) == [1, 2, 3, 4])
+        #expect(all.map(\.bytes) == ["one", "two", "three", "four"].map(message))
+        // The first message always comes whole; the rest stop at the limit.
+        let one = try await mailbox.contents(uids: [2, 3, 4], byteLimit: 1)
+        #expect(one.map(\.uid) == [2])
+        // An expunged message in the run is skipped; asking for it first is an error.
+        try await mailbox.expunge(uids: [3])
+        #expect(try await mailbox.contents(uids: [2, 3, 4], byteLimit: 1 << 20).map(\.uid) == [2, 4])
+        await #expect(throws: StoreError.self) { try await mailbox.contents(uids: [3, 4], byteLimit: 1 << 20) }
+        await mailbox.close()
+    }
+
     @Test func flagsAreWrittenToTheNameAndTheIndex() async throws {
         let root = try TemporaryRoot()
         defer { root.remove() }
@@ -155,6 +175,33 @@ struct MaildirMailboxTests {
         #expect(DovecotUIDList.parse("3 N5\n1 :x\n") == nil)  // no UIDVALIDITY
         let parsed = DovecotUIDList.parse("3 V9 N3\n1 :a:2,S\nbad line\n2 W5 :b\n0 :zero\n")
         #expect(parsed == .init(uidValidity: 9, nextUID: 3, uids: ["a": 1, "b": 2]))
+    }
+
+    /// Names carry unpadded microseconds and counters: arrival order compares them as
+    /// numbers (a bug found by the e2e suite: string order put …M152739… before …M20970…).
+    @Test func arrivalOrderComparesNumbersAsNumbers() {
+        let earlier = "1795943492.M20970P31633Q2.mx,S=439,W=439"
+        let later = "1795943492.M152739P31633Q3.mx,S=439,W=439"
+        #expect(MaildirFileName.arrivesBefore(earlier, later))
+        #expect(!MaildirFileName.arrivesBefore(later, earlier))
+        #expect(MaildirFileName.arrivesBefore("1.M5P1Q9.h", "1.M5P1Q10.h"))
+        #expect(MaildirFileName.arrivesBefore("999.x", "1000.x"))
+        #expect(MaildirFileName.arrivesBefore("a", "ab"))
+        #expect(!MaildirFileName.arrivesBefore("x", "x"))
+        #expect(MaildirFileName.arrivesBefore("007.a", "7.b") != MaildirFileName.arrivesBefore("7.b", "007.a"))
+    }
+
+    @Test func deliveriesWithinOneSecondKeepTheirOrder() async throws {
+        let root = try TemporaryRoot()
+        defer { root.remove() }
+        let maildir = MaildirLayout.maildir(root: root.path, address: alice)
+        for subdirectory in ["", "/cur", "/new", "/tmp"] { try DiskIO.makeDirectory(maildir + subdirectory) }
+        try DiskIO.writeNewFile(maildir + "/new/1795943492.M152739P1Q3.mx", [message("second")])
+        try DiskIO.writeNewFile(maildir + "/new/1795943492.M20970P1Q2.mx", [message("first")])
+        let mailbox = try await MaildirMailboxStore(root: root.path).open(account: alice, mailbox: "INBOX")
+        #expect(try await mailbox.content(uid: 1) == message("first"))
+        #expect(try await mailbox.content(uid: 2) == message("second"))
+        await mailbox.close()
     }
 
     @Test func fileNameParsing() {

@@ -8,7 +8,8 @@ Python 3 standard library only (plus `swaks` for some SMTP scenarios). The helpe
 are in harness.py, the SMTP scenarios in smtp_scenarios.py, the auth-socket scenarios
 (Dovecot's auth protocol, Postfix with `smtpd_sasl_type = dovecot`) in
 auth_socket_scenarios.py, the external user databases (a private PostgreSQL for
-`[auth.sql]`, a private slapd for `[auth.ldap]`) in directory_scenarios.py. Each
+`[auth.sql]`, a private slapd for `[auth.ldap]`) in directory_scenarios.py, POP3 with
+poplib, curl and fetchmail (plus hostile input, `uidl_format`) in pop3_scenarios.py. Each
 scenario starts its own `tsubame serve` on a fresh data directory with free loopback
 ports, prints `PASS name`, `FAIL name: why` or `SKIP name: why` (it cannot run here,
 e.g. Postfix without root, or PostgreSQL or slapd not installed), and the run ends
@@ -33,6 +34,7 @@ import traceback
 import auth_socket_scenarios
 import directory_scenarios
 import harness
+import pop3_scenarios
 import smtp_scenarios
 from harness import (
     HOST, HOSTNAME, IO_TIMEOUT, SERVICES, Failure, LineClient, ServerProcess, Skip, check, describe, run_cli,
@@ -557,7 +559,8 @@ SCENARIOS = [
     idle_timeout,
     long_line,
     bind_failure,
-] + smtp_scenarios.SCENARIOS + auth_socket_scenarios.SCENARIOS + directory_scenarios.SCENARIOS
+] + (smtp_scenarios.SCENARIOS + auth_socket_scenarios.SCENARIOS + directory_scenarios.SCENARIOS
+     + pop3_scenarios.SCENARIOS)
 
 # Run only when named on the command line (known server bugs, stress checks).
 EXTRA_SCENARIOS = [
