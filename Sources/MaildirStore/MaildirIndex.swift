@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 public import MailCore
 public import MailStore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -25,17 +26,24 @@ import Glibc
 /// caller's thread.
 public final class MaildirMailboxStore: MailboxStore {
     public let root: String
+    let cache: MailboxStateCache
 
-    /// - Parameter root: the same root `MaildirDelivery` delivers into.
-    public init(root: String) {
+    /// - Parameters:
+    ///   - root: the same root `MaildirDelivery` delivers into.
+    ///   - cachedMessages: how many messages' index state may be kept in memory across
+    ///     sessions, so that opening an unchanged mailbox costs two `stat` calls instead
+    ///     of a directory scan and an index read (Dovecot checks `new/` and `cur/`
+    ///     times the same way).
+    public init(root: String, cachedMessages: Int = 200_000) {
         self.root = root
+        self.cache = MailboxStateCache(limit: cachedMessages)
     }
 
     public func open(account: MailAddress, mailbox: String) async throws(StoreError) -> any OpenMailbox {
         // Other mailboxes (Maildir++ `.Name` folders) arrive with IMAP.
         guard mailbox.uppercased() == "INBOX" else { throw StoreError(.notFound, "no mailbox \(mailbox)") }
         let directory = MaildirLayout.maildir(root: root, address: account)
-        return try await MaildirMailbox.open(directory: directory, name: "INBOX")
+        return try await MaildirMailbox.open(directory: directory, name: "INBOX", cache: cache)
     }
 }
 
@@ -52,8 +60,12 @@ final class MaildirMailbox: OpenMailbox, @unchecked Sendable {
     /// UIDs from Dovecot's `dovecot-uidlist`, for the first reconciliation of an
     /// adopted Maildir.
     private var adoptedUIDs: [String: UInt32] = [:]
+    private let cache: MailboxStateCache
 
-    private init(directory: String, queue: DispatchQueue, database: DatabaseQueue, mailboxID: Int64) {
+    private init(
+        directory: String, queue: DispatchQueue, database: DatabaseQueue, mailboxID: Int64, cache: MailboxStateCache
+    ) {
+        self.cache = cache
         self.directory = directory
         self.queue = queue
         self.database = database
@@ -61,7 +73,7 @@ final class MaildirMailbox: OpenMailbox, @unchecked Sendable {
         self.current = MailboxSnapshot(uidValidity: 0, uidNext: 1, highestModificationSequence: 0, messages: [])
     }
 
-    static func open(directory: String, name: String) async throws(StoreError) -> MaildirMailbox {
+    static func open(directory: String, name: String, cache: MailboxStateCache) async throws(StoreError) -> MaildirMailbox {
         let queue = DispatchQueue(label: "tsubame.maildir-mailbox", qos: .userInitiated)
         return try await onQueue(queue) { () throws(StoreError) -> MaildirMailbox in
             do throws(DiskIOError) {
@@ -73,9 +85,14 @@ final class MaildirMailbox: OpenMailbox, @unchecked Sendable {
             }
             let database = try IndexDatabase.open(path: directory + "/" + IndexDatabase.fileName)
             let (mailboxID, adopted) = try IndexDatabase.mailbox(named: name, in: database, adopting: directory)
-            let mailbox = MaildirMailbox(directory: directory, queue: queue, database: database, mailboxID: mailboxID)
+            let mailbox = MaildirMailbox(
+                directory: directory, queue: queue, database: database, mailboxID: mailboxID, cache: cache)
             mailbox.adoptedUIDs = adopted
-            try mailbox.reconcile()
+            if adopted.isEmpty, let state = cache.state(for: directory, mailboxID: mailboxID) {
+                (mailbox.current, mailbox.files) = (state.snapshot, state.files)
+            } else {
+                try mailbox.reconcile()
+            }
             return mailbox
         }
     }
@@ -153,6 +170,9 @@ final class MaildirMailbox: OpenMailbox, @unchecked Sendable {
 
     /// Brings the index and `current` up to date with the directory.
     private func reconcile() throws(StoreError) {
+        // Taken before the scan: a file added during it changes the times again, so the
+        // cached state is never trusted past a change it has not seen.
+        let times = MailboxStateCache.directoryTimes(directory)
         let onDisk: [String: MaildirFileName]
         do throws(DiskIOError) {
             onDisk = try MaildirFileName.scan(directory)
@@ -223,9 +243,12 @@ final class MaildirMailbox: OpenMailbox, @unchecked Sendable {
             )
         }
         (current, files) = snapshot
+        cache.store(directory, mailboxID: mailboxID, times: times, snapshot: current, files: files)
     }
 
     private func applyFlags(_ uids: [UInt32], _ add: SystemFlags, _ remove: SystemFlags) throws(StoreError) -> [MessageSummary] {
+        // Our own renames change the directory times: the next open scans again.
+        cache.forget(directory)
         var renamed: [(from: String, to: String)] = []
         var changes: [(uid: UInt32, file: String, flags: SystemFlags)] = []
         let wanted = Set(uids)
@@ -282,6 +305,7 @@ final class MaildirMailbox: OpenMailbox, @unchecked Sendable {
     private func remove(_ uids: [UInt32]) throws(StoreError) {
         let targets = uids.compactMap { uid in files[uid].map { (uid, $0) } }
         guard !targets.isEmpty else { return }
+        cache.forget(directory)
         // Files first: a crash before the index is updated leaves rows whose files are
         // gone, which the next reconciliation drops. The other order would bring
         // deleted messages back under new UIDs.
@@ -343,4 +367,81 @@ func onQueue<T: Sendable>(
         queue.async { continuation.resume(returning: Result { () throws(StoreError) -> T in try body() }) }
     }
     return try result.get()
+}
+
+/// The index state of recently opened mailboxes, valid while the modification times of
+/// their `new/` and `cur/` are unchanged. Bounded by the number of messages held.
+final class MailboxStateCache: Sendable {
+    struct Times: Equatable {
+        var new: timespec
+        var cur: timespec
+
+        static func == (a: Times, b: Times) -> Bool {
+            a.new.tv_sec == b.new.tv_sec && a.new.tv_nsec == b.new.tv_nsec && a.cur.tv_sec == b.cur.tv_sec
+                && a.cur.tv_nsec == b.cur.tv_nsec
+        }
+    }
+
+    struct State {
+        var mailboxID: Int64
+        var times: Times
+        var snapshot: MailboxSnapshot
+        var files: [UInt32: String]
+    }
+
+    private struct Contents {
+        var states: [String: State] = [:]
+        var messages = 0
+    }
+
+    private let limit: Int
+    private let contents = Mutex(Contents())
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// The times of `new/` and `cur/`, or nil when either cannot be read.
+    static func directoryTimes(_ directory: String) -> Times? {
+        var new = stat()
+        var cur = stat()
+        guard stat(directory + "/new", &new) == 0, stat(directory + "/cur", &cur) == 0 else { return nil }
+        return Times(new: new.st_mtim, cur: cur.st_mtim)
+    }
+
+    func state(for directory: String, mailboxID: Int64) -> State? {
+        guard let times = Self.directoryTimes(directory) else { return nil }
+        return contents.withLock { contents in
+            guard let state = contents.states[directory], state.mailboxID == mailboxID, state.times == times else {
+                return nil
+            }
+            return state
+        }
+    }
+
+    /// File times come from a coarse clock (a few milliseconds): a change right after a
+    /// scan can leave a directory's time as it was. Times this recent are not trusted
+    /// (Dovecot's maildir sync makes the same allowance).
+    static let settleSeconds = 2
+
+    func store(_ directory: String, mailboxID: Int64, times: Times?, snapshot: MailboxSnapshot, files: [UInt32: String]) {
+        let settled = Int(time(nil)) - Self.settleSeconds
+        guard let times, snapshot.messages.count <= limit, times.new.tv_sec < settled, times.cur.tv_sec < settled else {
+            return forget(directory)
+        }
+        contents.withLock { contents in
+            if let old = contents.states.removeValue(forKey: directory) { contents.messages -= old.snapshot.messages.count }
+            // Over the bound: start again rather than track recency (a cache miss only
+            // costs one scan).
+            if contents.messages + snapshot.messages.count > limit { contents = Contents() }
+            contents.states[directory] = State(mailboxID: mailboxID, times: times, snapshot: snapshot, files: files)
+            contents.messages += snapshot.messages.count
+        }
+    }
+
+    func forget(_ directory: String) {
+        contents.withLock { contents in
+            if let old = contents.states.removeValue(forKey: directory) { contents.messages -= old.snapshot.messages.count }
+        }
+    }
 }

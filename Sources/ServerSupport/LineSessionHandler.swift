@@ -36,6 +36,8 @@ public final class LineSessionHandler<Session: LineSession>: ChannelDuplexHandle
     /// The channel is closed; `connectionClosed` is due once no work is in flight.
     private var isInactive = false
     private var closedNotified = false
+    /// Replies written during `processBuffer` and not flushed yet.
+    private var hasUnflushedWrites = false
     private var channelContext: ChannelHandlerContext?
 
     public init(
@@ -137,7 +139,7 @@ public final class LineSessionHandler<Session: LineSession>: ChannelDuplexHandle
                 guard buffer.readableBytes > 0 else { break }
                 let before = buffer.readableBytes
                 let actions = session.receive(raw: &buffer)
-                perform(actions, context: context)
+                perform(actions, context: context, flush: false)
                 // Stop when the session took nothing: it waits for more bytes.
                 if buffer.readableBytes == before && actions.isEmpty { break }
                 continue
@@ -148,7 +150,7 @@ public final class LineSessionHandler<Session: LineSession>: ChannelDuplexHandle
                     buffer.clear()
                     if !isSkippingLongLine {
                         isSkippingLongLine = true
-                        perform(session.lineTooLong(), context: context)
+                        perform(session.lineTooLong(), context: context, flush: false)
                     }
                 }
                 break
@@ -165,10 +167,14 @@ public final class LineSessionHandler<Session: LineSession>: ChannelDuplexHandle
                 line.moveWriterIndex(to: line.writerIndex - 1)
             }
             if line.readableBytes > maximumLineLength {
-                perform(session.lineTooLong(), context: context)
+                perform(session.lineTooLong(), context: context, flush: false)
                 continue
             }
-            perform(session.receive(line: line), context: context)
+            perform(session.receive(line: line), context: context, flush: false)
+        }
+        if hasUnflushedWrites {
+            hasUnflushedWrites = false
+            context.flush()
         }
         if buffer.readableBytes == 0 {
             buffer.clear()
@@ -179,7 +185,9 @@ public final class LineSessionHandler<Session: LineSession>: ChannelDuplexHandle
 
     // MARK: - Actions
 
-    private func perform(_ actions: [SessionAction<Session.Event>], context: ChannelHandlerContext) {
+    /// - Parameter flush: false while `processBuffer` works through pipelined lines: the
+    ///   replies go out in one flush (one write system call) when the lines run out.
+    private func perform(_ actions: [SessionAction<Session.Event>], context: ChannelHandlerContext, flush: Bool = true) {
         var wrote = false
         for action in actions {
             guard !isClosing else { return }
@@ -190,11 +198,13 @@ public final class LineSessionHandler<Session: LineSession>: ChannelDuplexHandle
             case .startTLS:
                 context.flush()
                 wrote = false
+                hasUnflushedWrites = false
                 startTLS(context: context)
             case .run(let work):
-                if wrote {
+                if wrote || hasUnflushedWrites {
                     context.flush()
                     wrote = false
+                    hasUnflushedWrites = false
                 }
                 run(work, context: context)
             case .close:
@@ -205,7 +215,9 @@ public final class LineSessionHandler<Session: LineSession>: ChannelDuplexHandle
                 return
             }
         }
-        if wrote { context.flush() }
+        if wrote {
+            if flush { context.flush() } else { hasUnflushedWrites = true }
+        }
     }
 
     private func startTLS(context: ChannelHandlerContext) {

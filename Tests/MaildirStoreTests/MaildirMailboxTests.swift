@@ -204,6 +204,48 @@ struct MaildirMailboxTests {
         await mailbox.close()
     }
 
+    /// Sets a directory's modification time `secondsAgo` in the past.
+    func age(_ path: String, secondsAgo: Int) {
+        var times = [timespec(tv_sec: time(nil) - secondsAgo, tv_nsec: 0), timespec(tv_sec: time(nil) - secondsAgo, tv_nsec: 0)]
+        _ = utimensat(AT_FDCWD, path, &times, 0)
+    }
+
+    /// An unchanged mailbox is opened from memory; any change of new/ or cur/ (and any
+    /// write of our own) makes the next open scan again; recent times are not trusted.
+    @Test func unchangedMailboxesOpenFromTheCache() async throws {
+        let root = try TemporaryRoot()
+        defer { root.remove() }
+        let store = MaildirMailboxStore(root: root.path)
+        try await MaildirDelivery(root: root.path, hostname: "mx").deliver(message("one"), to: [alice])
+        let maildir = MaildirLayout.maildir(root: root.path, address: alice)
+        age(maildir + "/new", secondsAgo: 60)
+        age(maildir + "/cur", secondsAgo: 60)
+        var mailbox = try await store.open(account: alice, mailbox: "INBOX")
+        #expect(await mailbox.snapshot().messages.count == 1)
+        await mailbox.close()
+
+        // A file slipped in without changing the directory's time: the cache is used,
+        // so the open does not see it (this is what the cache saves: the scan).
+        try DiskIO.writeNewFile(maildir + "/new/1795943500.M1P1Q1.other", [message("two")])
+        age(maildir + "/new", secondsAgo: 60)
+        mailbox = try await store.open(account: alice, mailbox: "INBOX")
+        #expect(await mailbox.snapshot().messages.count == 1)
+        await mailbox.close()
+
+        // The directory's time moved: scanned again.
+        age(maildir + "/new", secondsAgo: 30)
+        mailbox = try await store.open(account: alice, mailbox: "INBOX")
+        #expect(await mailbox.snapshot().messages.map(\.uid) == [1, 2])
+        // Our own write: the next open scans (and the times are now too recent to trust).
+        try await mailbox.setFlags(uids: [1], add: .seen, remove: [])
+        await mailbox.close()
+        try DiskIO.writeNewFile(maildir + "/new/1795943501.M1P1Q1.other", [message("three")])
+        mailbox = try await store.open(account: alice, mailbox: "INBOX")
+        #expect(await mailbox.snapshot().messages.map(\.uid) == [1, 2, 3])
+        #expect(await mailbox.snapshot().messages.first?.flags == [.seen])
+        await mailbox.close()
+    }
+
     @Test func fileNameParsing() {
         let file = MaildirFileName(subdirectory: "cur", name: "1.M2P3.host,S=100,W=104:2,DFRST")
         #expect(file?.base == "1.M2P3.host,S=100,W=104")
