@@ -1,5 +1,11 @@
 public import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// How a stored message goes to the client in the multi-line responses of RETR and TOP.
 ///
 ///     stored (bare LF)          sent after "+OK 38 octets"
@@ -25,9 +31,34 @@ public enum POP3MessageEncoder {
     /// RETR: all of `message`, then the terminating ".\r\n".
     public static func encode(_ message: [UInt8], into buffer: inout ByteBuffer) {
         reserve(for: message, in: &buffer)
-        forEachLine(message) { line in
-            writeLine(line, into: &buffer)
-            return true
+        // The same output as writing line by line, but stored messages (CRLF already,
+        // few lines starting with ".") go out in a handful of large copies: only a
+        // stuffed dot or a bare LF interrupts the run being copied.
+        message.withUnsafeBufferPointer { bytes in
+            guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+            let count = bytes.count
+            var runStart = 0
+            var lineStart = 0
+            func flushRun(to end: Int) {
+                if end > runStart { buffer.writeBytes(UnsafeRawBufferPointer(start: base + runStart, count: end - runStart)) }
+            }
+            while lineStart < count {
+                if base[lineStart] == dot {
+                    flushRun(to: lineStart)
+                    buffer.writeInteger(dot)
+                    runStart = lineStart
+                }
+                guard let found = memchr(base + lineStart, Int32(lf), count - lineStart) else { break }
+                let newline = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+                if newline == lineStart || base[newline - 1] != cr {
+                    flushRun(to: newline)
+                    buffer.writeStaticString("\r\n")
+                    runStart = newline + 1
+                }
+                lineStart = newline + 1
+            }
+            flushRun(to: count)
+            if base[count - 1] != lf { buffer.writeStaticString("\r\n") }
         }
         buffer.writeStaticString(".\r\n")
     }
@@ -74,6 +105,7 @@ public enum POP3MessageEncoder {
 
     // MARK: - Lines
 
+    private static let dot = UInt8(ascii: ".")
     private static let cr = UInt8(ascii: "\r")
     private static let lf = UInt8(ascii: "\n")
 

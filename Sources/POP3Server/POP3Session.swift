@@ -36,8 +36,8 @@ public struct POP3Session: LineSession {
     /// serves a run of sequential reads (bounded by `readAheadBytes`).
     private var readAhead: [UInt32: [UInt8]] = [:]
 
-    static let readAheadMessages = 16
-    static let readAheadBytes = 256 * 1024
+    static let readAheadMessages = 64
+    static let readAheadBytes = 512 * 1024
 
     public init(configuration: POP3ServerStateMachine.Configuration, context: ConnectionContext, services: POP3Services) {
         self.machine = POP3ServerStateMachine(configuration: configuration)
