@@ -218,6 +218,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "POP3ServerTests",
+            dependencies: ["POP3Server"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "SASLTests",
             dependencies: [
                 "SASL",

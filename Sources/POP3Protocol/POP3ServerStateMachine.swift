@@ -94,6 +94,8 @@ public struct POP3ServerStateMachine: Sendable {
         case opened([Message])
         /// Another POP3 session holds the lock (RFC 2449 §8.1.1).
         case inUse
+        /// The user logged in less than the configured LOGIN-DELAY ago (RFC 2449 §6.8).
+        case loginDelay
         case failed
     }
 
@@ -363,6 +365,8 @@ public struct POP3ServerStateMachine: Sendable {
             return [send(.ok("Logged in."))]
         case .inUse:
             return refuse(.err(.inUse, "Mailbox is locked by another POP3 session"))
+        case .loginDelay:
+            return refuse(.err(.loginDelay, "Logged in too recently; wait \(configuration.loginDelaySeconds ?? 0) seconds between logins"))
         case .failed:
             return refuse(.err(.systemTemporary, "Cannot open the mailbox"))
         }

@@ -22,17 +22,21 @@ public struct POP3Services: Sendable {
     public let uidlFormat: UIDLFormat
     /// RETR marks the message `\Seen` for IMAP (Dovecot's `pop3_no_flag_updates = no`).
     public let retrieveMarksSeen: Bool
+    /// The least time between two logins of one user (RFC 2449 LOGIN-DELAY), or nil.
+    public let loginDelay: LoginDelay?
     public let logger: Logger
 
     public init(
         authenticator: Authenticator, store: any MailboxStore, locks: MaildropLocks = MaildropLocks(),
-        uidlFormat: UIDLFormat = .dovecotDefault, retrieveMarksSeen: Bool = true, logger: Logger
+        uidlFormat: UIDLFormat = .dovecotDefault, retrieveMarksSeen: Bool = true, loginDelay: LoginDelay? = nil,
+        logger: Logger
     ) {
         self.authenticator = authenticator
         self.store = store
         self.locks = locks
         self.uidlFormat = uidlFormat
         self.retrieveMarksSeen = retrieveMarksSeen
+        self.loginDelay = loginDelay
         self.logger = logger
     }
 }
@@ -56,6 +60,30 @@ public final class MaildropLocks: Sendable {
 
     public func isHeld(_ user: String) -> Bool {
         held.withLock { $0.contains(user) }
+    }
+}
+
+/// RFC 2449 §6.8 LOGIN-DELAY, enforced: a user's maildrop opens at most once per
+/// `seconds`; sooner gets `-ERR [LOGIN-DELAY]`. Remembers the last login of each user
+/// for `seconds` (entries older than that are dropped as the table grows).
+public final class LoginDelay: Sendable {
+    public let seconds: Int
+    private let lastLogins = Mutex<[String: ContinuousClock.Instant]>([:])
+
+    public init(seconds: Int) {
+        self.seconds = seconds
+    }
+
+    /// Records a login of `user` now; false (and nothing recorded) when the previous one
+    /// was less than `seconds` ago.
+    public func admit(_ user: String, now: ContinuousClock.Instant = .now) -> Bool {
+        let delay = Duration.seconds(seconds)
+        return lastLogins.withLock { table in
+            if let last = table[user], now - last < delay { return false }
+            if table.count > 10_000 { table = table.filter { now - $0.value < delay } }
+            table[user] = now
+            return true
+        }
     }
 }
 

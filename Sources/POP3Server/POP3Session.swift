@@ -191,6 +191,12 @@ public struct POP3Session: LineSession {
     /// Locks and opens the INBOX of `user`, listing it with its UIDLs.
     static func open(user: String, services: POP3Services, context: ConnectionContext) async -> Event {
         guard let address = MailAddress(user) else { return .maildrop(.failed, nil) }
+        if let delay = services.loginDelay, !delay.admit(address.canonical) {
+            services.logger.notice(
+                "pop3 login too soon after the last one (LOGIN-DELAY)",
+                metadata: ["session": "\(context.sessionID)", "user": "\(address.canonical)"])
+            return .maildrop(.loginDelay, nil)
+        }
         guard services.locks.acquire(address.canonical) else {
             services.logger.notice(
                 "pop3 maildrop in use", metadata: ["session": "\(context.sessionID)", "user": "\(address.canonical)"])

@@ -205,6 +205,12 @@ public struct Configuration: Sendable, Equatable {
         public var uidlFormat = "%08Xu%08Xv"
         /// `retr_marks_seen`: RETR sets `\Seen` for IMAP (Dovecot `pop3_no_flag_updates = no`).
         public var retrieveMarksSeen = true
+        /// `login_delay`: least time between two logins of a user (RFC 2449 LOGIN-DELAY,
+        /// announced in CAPA and enforced); nil: none.
+        public var loginDelay: Duration?
+        /// `expire`: the retention policy announced in CAPA (RFC 2449 EXPIRE):
+        /// `"NEVER"` or a number of days; nil: not announced.
+        public var expire: String?
 
         public init() {}
     }

@@ -299,6 +299,16 @@ final class ConfigurationReader {
                 return nil
             }
             pop3.bool("retr_marks_seen") { configuration.pop3.retrieveMarksSeen = $0 }
+            pop3.duration("login_delay", minimum: .seconds(1)) { value in
+                // Whole seconds: CAPA announces seconds.
+                configuration.pop3.loginDelay = .seconds(value.components.seconds)
+            }
+            pop3.string("expire") { value in
+                let isDays = !value.isEmpty && value.count <= 5 && value.allSatisfy { $0.isASCII && $0.isNumber }
+                guard value == "NEVER" || isDays else { return "expected \"NEVER\" or a number of days" }
+                configuration.pop3.expire = value
+                return nil
+            }
             pop3.finish()
         }
         if var socket = section.table("auth_socket") {

@@ -121,6 +121,8 @@ public enum ConfigurationRenderer {
             "uidl_format = \(quoted(c.pop3.uidlFormat))",
             "retr_marks_seen = \(c.pop3.retrieveMarksSeen)",
         ]
+        if let delay = c.pop3.loginDelay { lines.append("login_delay = \(duration(delay))") }
+        optional("expire", c.pop3.expire)
         lines += [
             "", "[auth_socket]",
             "path = \(quoted(c.authSocket.path))",

@@ -95,7 +95,9 @@ public final class Server: Sendable {
         let pop3Services = POP3Services(
             authenticator: authenticator, store: MaildirMailboxStore(root: Paths.mail(dataDirectory)),
             uidlFormat: try UIDLFormat(parsing: configuration.pop3.uidlFormat),
-            retrieveMarksSeen: configuration.pop3.retrieveMarksSeen, logger: Logger(label: "tsubame.pop3"))
+            retrieveMarksSeen: configuration.pop3.retrieveMarksSeen,
+            loginDelay: configuration.pop3.loginDelay.map { LoginDelay(seconds: Int($0.components.seconds)) },
+            logger: Logger(label: "tsubame.pop3"))
 
         let enabled = configuration.listen.services.compactMap { entry in entry.address.map { (entry.service, $0) } }
         let tlsContext = enabled.isEmpty ? nil : try makeTLSContext(configuration, dataDirectory: dataDirectory, logger: logger)
@@ -191,6 +193,8 @@ public final class Server: Sendable {
             let mechanisms = configuration.smtp.authMechanisms.compactMap(SASLMechanism.init(name:))
             let allowPlaintext = configuration.auth.allowPlaintext
             let maximumLineLength = limits.maximumLineLength
+            let loginDelay = configuration.pop3.loginDelay.map { Int($0.components.seconds) }
+            let expire = configuration.pop3.expire
             return try await Listener<POP3Session>.bind(
                 name: service.rawValue, address: address, tlsMode: service.tlsMode, tlsContext: tlsContext,
                 limits: limits, shutdownGracePeriod: grace, logger: logger,
@@ -202,6 +206,8 @@ public final class Server: Sendable {
                     pop3.canStartTLS = context.canStartTLS
                     pop3.isTLS = context.isImplicitTLS
                     pop3.maximumLineLength = maximumLineLength
+                    pop3.loginDelaySeconds = loginDelay
+                    pop3.expire = expire
                     return POP3Session(configuration: pop3, context: context, services: pop3Services)
                 })
         case .imap, .imaps:

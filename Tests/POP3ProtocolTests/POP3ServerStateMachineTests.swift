@@ -191,6 +191,20 @@ struct POP3SessionUserPassTests {
         #expect(sentText(send(&machine, "STAT")) == "-ERR Command not valid in this state\r\n")
     }
 
+    /// RFC 2449 §6.8: a login sooner than LOGIN-DELAY after the last one.
+    @Test func loginDelayRefusal() {
+        var machine = makeMachine(isTLS: true) { $0.loginDelaySeconds = 60 }
+        #expect(sentText(send(&machine, "CAPA")).contains("LOGIN-DELAY 60\r\n"))
+        send(&machine, "USER alice@example.test")
+        send(&machine, "PASS secret")
+        _ = machine.authenticationFinished(.success("alice@example.test"))
+        #expect(
+            sentText(machine.maildropOpened(.loginDelay))
+                == "-ERR [LOGIN-DELAY] Logged in too recently; wait 60 seconds between logins\r\n")
+        #expect(!machine.isInTransaction)
+        #expect(machine.user == nil)
+    }
+
     @Test func maildropFailure() {
         var machine = makeMachine(isTLS: true)
         send(&machine, "USER alice@example.test")

@@ -892,3 +892,39 @@ struct UserDatabaseConfigurationTests {
         #expect(document.contains("`password`") && document.contains("`bind_password`"))
     }
 }
+
+@Suite("Configuration: [pop3]")
+struct POP3ConfigurationTests {
+    @Test func readsEveryKeyAndRendersBack() throws {
+        let text = """
+            [pop3]
+            uidl_format = "%v.%u"
+            retr_marks_seen = false
+            login_delay = "5m"
+            expire = "NEVER"
+            """
+        let configuration = try ConfigurationLoader.parse(text, file: "t.toml")
+        #expect(configuration.pop3.uidlFormat == "%v.%u")
+        #expect(configuration.pop3.retrieveMarksSeen == false)
+        #expect(configuration.pop3.loginDelay == .seconds(300))
+        #expect(configuration.pop3.expire == "NEVER")
+        #expect(try ConfigurationLoader.parse(ConfigurationRenderer.render(configuration), file: "r") == configuration)
+        #expect(Configuration().pop3.loginDelay == nil && Configuration().pop3.expire == nil)
+        #expect(Configuration().pop3.uidlFormat == "%08Xu%08Xv")
+    }
+
+    @Test func refusesBadValues() {
+        let found = problems(in: "[pop3]\nuidl_format = \"%v\"\nexpire = \"soon\"\nlogin_delay = \"500ms\"\nwhat = 1\n")
+        #expect(found.map(\.key) == ["[pop3] uidl_format", "[pop3] login_delay", "[pop3] expire", "[pop3] what"])
+        #expect(found.first?.line == 2)
+    }
+
+    @Test func keysAreDocumented() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let document = try String(contentsOf: root.appendingPathComponent("docs/configuration.md"), encoding: .utf8)
+        for key in ["`[pop3]`", "`uidl_format`", "`retr_marks_seen`", "`login_delay`", "`expire`"] {
+            #expect(document.contains(key), "docs/configuration.md lacks \(key)")
+        }
+    }
+}

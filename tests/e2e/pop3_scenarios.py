@@ -813,6 +813,27 @@ def pop3_uidl_format():
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def pop3_login_delay_and_expire():
+    """`[pop3] login_delay` is announced and enforced (RFC 2449 LOGIN-DELAY); `expire` is announced."""
+    with mail_server('[pop3]\nlogin_delay = "60s"\nexpire = "NEVER"') as server:
+        pop = connect(server, "pop3s")
+        try:
+            capabilities = pop.capa()
+        finally:
+            pop.close()
+        check(capabilities.get("LOGIN-DELAY") == ["60"], f"CAPA lacks LOGIN-DELAY 60: {capabilities}")
+        check(capabilities.get("EXPIRE") == ["NEVER"], f"CAPA lacks EXPIRE NEVER: {capabilities}")
+        pop = login(server, "pop3s")
+        quit_checked(pop, "first login")
+        try:
+            second = login(server, "pop3s")
+            second.close()
+            raise Failure("a second login within login_delay was let in")
+        except poplib.error_proto as error:
+            line = pop_error(error)
+            check(line.startswith(b"-ERR [LOGIN-DELAY]"), f"second login within login_delay answered {line!r}")
+
+
 SCENARIOS = [
     pop3_poplib_stls_and_tls,
     pop3_arrival_order,
@@ -820,4 +841,5 @@ SCENARIOS = [
     pop3_fetchmail_no_duplicates,
     pop3_hostile_input,
     pop3_uidl_format,
+    pop3_login_delay_and_expire,
 ]
