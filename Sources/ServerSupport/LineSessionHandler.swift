@@ -30,7 +30,11 @@ public final class LineSessionHandler<Session: LineSession>: ChannelDuplexHandle
     private let logger: Logger
     private var buffer = ByteBuffer()
     private var isSkippingLongLine = false
-    private var isBusy = false
+    /// `.run` actions in flight. A session may start more than one at once (POP3 records
+    /// a SCRAM outcome while it opens the maildrop): reading resumes when all are done.
+    private var running = 0
+    private var isBusy: Bool { running > 0 }
+    private var eventLoop: (any EventLoop)?
     private var isClosing = false
     private var isUpgrading = false
     /// The channel is closed; `connectionClosed` is due once no work is in flight.
@@ -53,6 +57,7 @@ public final class LineSessionHandler<Session: LineSession>: ChannelDuplexHandle
 
     public func handlerAdded(context: ChannelHandlerContext) {
         channelContext = context
+        eventLoop = context.eventLoop
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
@@ -66,21 +71,24 @@ public final class LineSessionHandler<Session: LineSession>: ChannelDuplexHandle
 
     public func channelInactive(context: ChannelHandlerContext) {
         isInactive = true
-        if !isBusy { notifyClosed() }
+        notifyClosed()
         context.fireChannelInactive()
     }
 
-    /// Tells the session the connection is gone, once, and runs the clean-up it asks
-    /// for without a connection to report to.
+    /// Tells the session the connection is gone, once no work is in flight, and runs the
+    /// clean-up it asks for.
     private func notifyClosed() {
-        guard !closedNotified else { return }
+        guard !closedNotified, !isBusy else { return }
         closedNotified = true
-        runDetached(session.connectionClosed())
+        performAfterClose(session.connectionClosed())
     }
 
-    private func runDetached(_ actions: [SessionAction<Session.Event>]) {
+    /// Actions of a session whose connection is gone: only `.run` means anything, and
+    /// its result goes back to the session like any other (a login that succeeds after
+    /// the client left opens a maildrop, whose lock the session must then release).
+    private func performAfterClose(_ actions: [SessionAction<Session.Event>]) {
         for case .run(let work) in actions {
-            Task { _ = await work() }
+            run(work, context: nil)
         }
     }
 
@@ -239,18 +247,18 @@ public final class LineSessionHandler<Session: LineSession>: ChannelDuplexHandle
         }
     }
 
-    private func run(_ work: @escaping @Sendable () async -> Session.Event, context: ChannelHandlerContext) {
-        isBusy = true
-        context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
-        let loop = context.eventLoop
+    private func run(_ work: @escaping @Sendable () async -> Session.Event, context: ChannelHandlerContext?) {
+        guard let loop = context?.eventLoop ?? eventLoop else { return }
+        running += 1
+        context?.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
         let promise = loop.makePromise(of: Session.Event.self)
         promise.completeWithTask { await work() }
         promise.futureResult.assumeIsolated().whenSuccess { [self] event in
-            self.isBusy = false
+            self.running -= 1
             if self.isInactive {
-                // Nobody to answer: let the session take the result (it may hold
-                // something that must be released), then hear that the peer is gone.
-                self.runDetached(self.session.complete(event))
+                // Nobody to answer: the session still takes the result (it may hold
+                // something that must be released), then hears that the peer is gone.
+                self.performAfterClose(self.session.complete(event))
                 self.notifyClosed()
                 return
             }

@@ -204,9 +204,9 @@ struct MaildirMailboxTests {
         await mailbox.close()
     }
 
-    /// Sets a directory's modification time `secondsAgo` in the past.
-    func age(_ path: String, secondsAgo: Int) {
-        var times = [timespec(tv_sec: time(nil) - secondsAgo, tv_nsec: 0), timespec(tv_sec: time(nil) - secondsAgo, tv_nsec: 0)]
+    /// Sets a directory's modification time to `seconds` since 1970.
+    func setTime(_ path: String, _ seconds: Int) {
+        var times = [timespec(tv_sec: seconds, tv_nsec: 0), timespec(tv_sec: seconds, tv_nsec: 0)]
         _ = utimensat(AT_FDCWD, path, &times, 0)
     }
 
@@ -218,8 +218,10 @@ struct MaildirMailboxTests {
         let store = MaildirMailboxStore(root: root.path)
         try await MaildirDelivery(root: root.path, hostname: "mx").deliver(message("one"), to: [alice])
         let maildir = MaildirLayout.maildir(root: root.path, address: alice)
-        age(maildir + "/new", secondsAgo: 60)
-        age(maildir + "/cur", secondsAgo: 60)
+        // Fixed times well in the past (a slow machine must not make them drift).
+        let past = time(nil) - 600
+        setTime(maildir + "/new", past)
+        setTime(maildir + "/cur", past)
         var mailbox = try await store.open(account: alice, mailbox: "INBOX")
         #expect(await mailbox.snapshot().messages.count == 1)
         await mailbox.close()
@@ -227,13 +229,13 @@ struct MaildirMailboxTests {
         // A file slipped in without changing the directory's time: the cache is used,
         // so the open does not see it (this is what the cache saves: the scan).
         try DiskIO.writeNewFile(maildir + "/new/1795943500.M1P1Q1.other", [message("two")])
-        age(maildir + "/new", secondsAgo: 60)
+        setTime(maildir + "/new", past)
         mailbox = try await store.open(account: alice, mailbox: "INBOX")
         #expect(await mailbox.snapshot().messages.count == 1)
         await mailbox.close()
 
         // The directory's time moved: scanned again.
-        age(maildir + "/new", secondsAgo: 30)
+        setTime(maildir + "/new", past + 1)
         mailbox = try await store.open(account: alice, mailbox: "INBOX")
         #expect(await mailbox.snapshot().messages.map(\.uid) == [1, 2])
         // Our own write: the next open scans (and the times are now too recent to trust).

@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 import NIOCore
 import NIOEmbedded
 import ServerSupport
@@ -37,5 +38,129 @@ struct LineSessionHandlerTests {
         channel.isWritable = true
         channel.pipeline.fireChannelWritabilityChanged()
         #expect(try Self.lines(channel) == ["ECHO one", "ECHO two"])
+    }
+}
+
+/// A session that takes a resource in two asynchronous steps (like POP3: log in, then
+/// lock and open the maildrop) and must give it back when the connection ends.
+struct LockingSession: LineSession {
+    enum Event: Sendable { case loggedIn, opened, first, second, nothing }
+
+    let journal: Journal
+    var holdsLock = false
+
+    mutating func start() -> [SessionAction<Event>] { [] }
+
+    mutating func receive(line input: ByteBuffer) -> [SessionAction<Event>] {
+        let text = String(decoding: input.readableBytesView, as: UTF8.self)
+        journal.append("line \(text)")
+        switch text {
+        case "LOGIN":
+            return [.run {
+                try? await Task.sleep(for: .milliseconds(100))
+                return .loggedIn
+            }]
+        case "TWO":
+            // Two pieces of work at once; the next line must wait for both.
+            return [
+                .run {
+                    try? await Task.sleep(for: .milliseconds(20))
+                    return .first
+                },
+                .run {
+                    try? await Task.sleep(for: .milliseconds(150))
+                    return .second
+                },
+            ]
+        default:
+            return [.send(ByteBuffer(string: "ECHO \(text)\r\n"))]
+        }
+    }
+
+    mutating func lineTooLong() -> [SessionAction<Event>] { [] }
+
+    mutating func complete(_ event: Event) -> [SessionAction<Event>] {
+        journal.append("event \(event)")
+        switch event {
+        case .loggedIn:
+            let journal = self.journal
+            return [.run {
+                journal.append("lock taken")
+                return .opened
+            }]
+        case .opened:
+            holdsLock = true
+            return [.send(ByteBuffer(string: "OPENED\r\n"))]
+        case .first, .second, .nothing:
+            return []
+        }
+    }
+
+    mutating func tlsEstablished(_ info: TLSInfo) -> [SessionAction<Event>] { [] }
+    mutating func idleTimeout() -> [SessionAction<Event>] { [] }
+    mutating func shutdown() -> [SessionAction<Event>] { [.close] }
+
+    mutating func connectionClosed() -> [SessionAction<Event>] {
+        guard holdsLock else { return [] }
+        holdsLock = false
+        let journal = self.journal
+        return [.run {
+            journal.append("lock released")
+            return .nothing
+        }]
+    }
+}
+
+final class Journal: Sendable {
+    private let entries = Mutex<[String]>([])
+    func append(_ entry: String) { entries.withLock { $0.append(entry) } }
+    var all: [String] { entries.withLock { $0 } }
+}
+
+@Suite("LineSessionHandler: work in flight when the connection ends")
+struct LineSessionHandlerCloseTests {
+    static func makeChannel(_ journal: Journal) throws -> EmbeddedChannel {
+        let context = ConnectionContext(
+            service: "test", sessionID: "S1", remoteAddress: "192.0.2.1", remotePort: 1, localPort: 2,
+            isImplicitTLS: false, canStartTLS: false)
+        let handler = LineSessionHandler(
+            session: LockingSession(journal: journal), context: context, maximumLineLength: 100, tlsContext: nil,
+            logger: Logger(label: "test"))
+        let channel = EmbeddedChannel(handler: handler)
+        try channel.connect(to: SocketAddress(ipAddress: "192.0.2.2", port: 25)).wait()
+        return channel
+    }
+
+    /// Runs the embedded loop until `done` or about two seconds have passed.
+    static func settle(_ channel: EmbeddedChannel, until done: () -> Bool) async throws {
+        for _ in 0..<200 where !done() {
+            channel.embeddedEventLoop.run()
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        channel.embeddedEventLoop.run()
+    }
+
+    /// The client leaves while its login is being checked: the login still succeeds,
+    /// the session still takes the lock — and must hear the connection is gone after
+    /// that, so that it gives the lock back (found in review: it was never released).
+    @Test func resourceTakenAfterTheClientLeftIsReleased() async throws {
+        let journal = Journal()
+        let channel = try Self.makeChannel(journal)
+        try channel.writeInbound(ByteBuffer(string: "LOGIN\r\n"))
+        _ = try? channel.close().wait()
+        try await Self.settle(channel) { journal.all.contains("event nothing") }
+        #expect(journal.all == ["line LOGIN", "event loggedIn", "lock taken", "event opened", "lock released", "event nothing"])
+    }
+
+    /// Two pieces of work at once: input waits until both are done, and nothing is lost.
+    @Test func inputWaitsForEveryPieceOfWork() async throws {
+        let journal = Journal()
+        let channel = try Self.makeChannel(journal)
+        try channel.writeInbound(ByteBuffer(string: "TWO\r\nNEXT\r\n"))
+        try await Self.settle(channel) { journal.all.contains("line NEXT") }
+        #expect(journal.all == ["line TWO", "event first", "event second", "line NEXT"])
+        var reply = try #require(try channel.readOutbound(as: ByteBuffer.self))
+        #expect(reply.readString(length: reply.readableBytes) == "ECHO NEXT\r\n")
+        _ = try? channel.finish()
     }
 }
