@@ -139,6 +139,10 @@ public actor Authenticator {
             log(.notice, "login refused (throttled)", attempt, reason: "too many recent failures")
             return .throttled
         }
+        // Counted against the client IP now, as a failure, and taken back if the proof is
+        // right: parallel SCRAM exchanges must not all slip under the limit (PLAIN counts
+        // attempts in flight for the same reason). An abandoned exchange stays counted.
+        _ = record(&failuresByAddress, keys.address, at: clock.now)
         do {
             let stored = try await directory.account(login: attempt.login)?.passwordHash?.scramCredentials
             return .credentials(
@@ -154,11 +158,21 @@ public actor Authenticator {
     public func recordSCRAMOutcome(_ attempt: LoginAttempt, success: Bool) async {
         let keys = Keys(attempt)
         if success {
+            // Take back the failure counted when the keys were looked up.
+            if var entry = failuresByAddress[keys.address], !entry.times.isEmpty {
+                entry.times.removeLast()
+                failuresByAddress[keys.address] = entry.times.isEmpty ? nil : entry
+            }
             recordSuccess(keys)
             log(.info, "login", attempt, reason: nil, user: keys.account)
         } else {
             log(.notice, "login failed", attempt, reason: "SCRAM proof rejected")
-            await recordFailure(keys)
+            // The IP's failure was counted at the lookup; the account's is counted now.
+            let now = clock.now
+            let ipCount = recentCount(failuresByAddress[keys.address], now: now)
+            let accountCount = record(&failuresByAccount, keys.account, at: now)
+            let delay = policy.delay(afterFailures: max(ipCount, accountCount))
+            if delay > .zero { try? await clock.sleep(for: delay) }
         }
     }
 

@@ -128,14 +128,16 @@ public final class LDAPDirectory: AccountDirectory {
     }
 
     public func checkPassword(login: String, password: String) async throws(DirectoryError) -> PasswordCheck {
-        guard let address = MailAddress(login), let entry = try await userEntry(address) else { return .unknownUser }
-        let account = account(entry, login: address)
+        guard let address = MailAddress(login), let entry = try await userEntry(address),
+            let account = account(entry, login: address)
+        else { return .unknownUser }
         if let hash = account.passwordHash {
             return await hash.verifyOffThread(password) ? .success(account) : .wrongPassword(account)
         }
         // RFC 4513 §5.1.2: a simple bind with a DN and an empty password is an
         // "unauthenticated" bind that many servers answer with success.
-        guard !password.isEmpty, !password.utf8.contains(0),
+        // An empty DN with a password is an anonymous bind on some servers.
+        guard !password.isEmpty, !password.utf8.contains(0), !entry.dn.isEmpty,
             password.utf8.count <= PasswordHash.maximumPasswordLength
         else { return .wrongPassword(account) }
         let configuration = self.configuration
@@ -156,8 +158,9 @@ public final class LDAPDirectory: AccountDirectory {
             let entries = try await search(
                 filter.expand(for: candidate, escape: LDAPFilter.escape), attributes: [configuration.mailAttribute],
                 limit: 2)
-            if let entry = entries.first {
-                return .deliver(local: [mailAddress(entry) ?? candidate], forward: [])
+            // An entry without an address is no mailbox (see `mailAddress`).
+            if let entry = entries.first, let address = mailAddress(entry, preferring: candidate) {
+                return .deliver(local: [address], forward: [])
             }
         }
         return .unknownUser
@@ -184,16 +187,30 @@ public final class LDAPDirectory: AccountDirectory {
         return entries.first
     }
 
-    private func account(_ entry: LDAPEntry, login: MailAddress) -> Account {
-        let address = mailAddress(entry) ?? login
+    /// The account of an entry: its address comes from `mail_attribute`, never from
+    /// what the client typed — with a filter such as `(uid=%n)` the typed domain is not
+    /// checked, and `bob@other.example` must not open another Bob's mailbox. An entry
+    /// without an address is not an account.
+    private func account(_ entry: LDAPEntry, login: MailAddress) -> Account? {
+        guard let address = mailAddress(entry, preferring: login) else {
+            logger.warning(
+                "LDAP entry has no usable address; not an account",
+                metadata: ["dn": "\(entry.dn)", "attribute": "\(configuration.mailAttribute)"])
+            return nil
+        }
         guard !configuration.authBind else { return Account(address: address, passwordHash: nil) }
         let stored = entry.values(configuration.passwordAttribute).lazy.compactMap { try? PasswordHash(parsing: $0) }.first
         // No readable hash: an account nobody can log into.
         return Account(address: address, passwordHash: stored ?? PasswordHash(scheme: .init(algorithm: .crypt), encoded: "*"))
     }
 
-    private func mailAddress(_ entry: LDAPEntry) -> MailAddress? {
-        entry.values(configuration.mailAttribute).lazy.compactMap(MailAddress.init).first
+    /// The entry's address: the value equal to `preferred` if there is one, else the
+    /// smallest (attribute values have no order, RFC 4511 §4.1.7, so the choice must not
+    /// depend on the order the server sends them in).
+    private func mailAddress(_ entry: LDAPEntry, preferring preferred: MailAddress? = nil) -> MailAddress? {
+        let addresses = entry.values(configuration.mailAttribute).compactMap(MailAddress.init)
+        if let preferred, let match = addresses.first(where: { $0.canonical == preferred.canonical }) { return match }
+        return addresses.min { $0.canonical < $1.canonical }
     }
 
     // MARK: - Connections

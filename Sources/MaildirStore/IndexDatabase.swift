@@ -57,6 +57,19 @@ enum IndexDatabase {
                     CREATE UNIQUE INDEX messages_base ON messages(mailbox, base);
                     """)
         }
+        migrator.registerMigration("v2") { db in
+            // UIDs adopted from Dovecot's dovecot-uidlist, kept with the mailbox row they
+            // came with (one transaction), so a crash before the first scan loses none.
+            try db.execute(
+                sql: """
+                    CREATE TABLE adopted_uids (
+                        mailbox INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+                        base TEXT NOT NULL,
+                        uid INTEGER NOT NULL,
+                        PRIMARY KEY (mailbox, base)
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 
@@ -71,27 +84,42 @@ enum IndexDatabase {
         }
     }
 
-    /// The id of mailbox `name`, created on first use — adopting Dovecot's
-    /// `dovecot-uidlist` in `directory` when there is one. Returns the UIDs adopted
-    /// (base → UID) for the first reconciliation.
+    /// The id and UIDVALIDITY of mailbox `name`, created on first use — adopting
+    /// Dovecot's `dovecot-uidlist` in `directory` when there is one: its UIDVALIDITY, and
+    /// its UIDs in `adopted_uids`, in the same transaction.
     static func mailbox(
         named name: String, in database: DatabaseQueue, adopting directory: String
-    ) throws(StoreError) -> (Int64, [String: UInt32]) {
+    ) throws(StoreError) -> (id: Int64, uidValidity: UInt32) {
         try write(database) { db in
-            if let id = try Int64.fetchOne(db, sql: "SELECT id FROM mailboxes WHERE name = ?", arguments: [name]) {
-                return (id, [:])
+            if let row = try Row.fetchOne(db, sql: "SELECT id, uidvalidity FROM mailboxes WHERE name = ?", arguments: [name]) {
+                return (row[0], UInt32(truncatingIfNeeded: row[1] as Int64))
             }
             let uidlist = DovecotUIDList.read(directory + "/dovecot-uidlist")
             // RFC 9051 §2.3.1.1: a new UIDVALIDITY must be higher than any earlier one
             // of this mailbox; the time in seconds is what Dovecot uses too.
             let uidValidity = uidlist?.uidValidity ?? UInt32(clamping: Int(Date().timeIntervalSince1970))
             let highestAdopted = uidlist?.uids.values.max() ?? 0
-            let uidNext = max(uidlist?.nextUID ?? 1, highestAdopted &+ 1, 1)
+            let uidNext = max(uidlist?.nextUID ?? 1, highestAdopted + 1, 1)
             try db.execute(
                 sql: "INSERT INTO mailboxes (name, uidvalidity, uidnext, highestmodseq) VALUES (?, ?, ?, 1)",
                 arguments: [name, Int64(uidValidity), Int64(uidNext)])
-            return (db.lastInsertedRowID, uidlist?.uids ?? [:])
+            let id = db.lastInsertedRowID
+            for (base, uid) in uidlist?.uids ?? [:] {
+                try db.execute(
+                    sql: "INSERT INTO adopted_uids (mailbox, base, uid) VALUES (?, ?, ?)",
+                    arguments: [id, base, Int64(uid)])
+            }
+            return (id, uidValidity)
         }
+    }
+
+    /// The UID Dovecot gave `base`, if the mailbox was adopted and the UID is still free.
+    static func adoptedUID(_ db: Database, mailbox: Int64, base: String) throws -> UInt32? {
+        guard let uid = try Int64.fetchOne(
+            db, sql: "SELECT uid FROM adopted_uids WHERE mailbox = ? AND base = ?", arguments: [mailbox, base])
+        else { return nil }
+        let value = UInt32(truncatingIfNeeded: uid)
+        return try MessageRow.exists(db, mailbox: mailbox, uid: value) ? nil : value
     }
 
     struct MailboxRow {
@@ -204,9 +232,13 @@ enum DovecotUIDList {
         }
         guard let validity, validity > 0 else { return nil }
         var uids: [String: UInt32] = [:]
+        // UIDs and UIDNEXT stay below 2^32 - 1, so that the next UID always fits.
+        let largest = UInt32.max - 1
+        next = min(next, largest)
+        guard validity < UInt32.max else { return nil }
         for line in lines {
             guard let colon = line.firstIndex(of: ":"),
-                let uid = UInt32(line.prefix(while: { $0 != " " && $0 != ":" })), uid > 0
+                let uid = UInt32(line.prefix(while: { $0 != " " && $0 != ":" })), uid > 0, uid < largest
             else { continue }
             let name = line[line.index(after: colon)...]
             let base = name.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)[0]

@@ -57,9 +57,6 @@ final class MaildirMailbox: OpenMailbox, @unchecked Sendable {
     private var current: MailboxSnapshot
     /// uid → file path relative to `directory` (`new/…` or `cur/…:2,FLAGS`).
     private var files: [UInt32: String] = [:]
-    /// UIDs from Dovecot's `dovecot-uidlist`, for the first reconciliation of an
-    /// adopted Maildir.
-    private var adoptedUIDs: [String: UInt32] = [:]
     private let cache: MailboxStateCache
 
     private init(
@@ -84,11 +81,10 @@ final class MaildirMailbox: OpenMailbox, @unchecked Sendable {
                 throw MaildirDelivery.storeError(error)
             }
             let database = try IndexDatabase.open(path: directory + "/" + IndexDatabase.fileName)
-            let (mailboxID, adopted) = try IndexDatabase.mailbox(named: name, in: database, adopting: directory)
+            let (mailboxID, uidValidity) = try IndexDatabase.mailbox(named: name, in: database, adopting: directory)
             let mailbox = MaildirMailbox(
                 directory: directory, queue: queue, database: database, mailboxID: mailboxID, cache: cache)
-            mailbox.adoptedUIDs = adopted
-            if adopted.isEmpty, let state = cache.state(for: directory, mailboxID: mailboxID) {
+            if let state = cache.state(for: directory, mailboxID: mailboxID, uidValidity: uidValidity) {
                 (mailbox.current, mailbox.files) = (state.snapshot, state.files)
             } else {
                 try mailbox.reconcile()
@@ -181,8 +177,6 @@ final class MaildirMailbox: OpenMailbox, @unchecked Sendable {
         }
         let directory = self.directory
         let mailboxID = self.mailboxID
-        let adopted = adoptedUIDs
-        adoptedUIDs = [:]
         let snapshot: (MailboxSnapshot, [UInt32: String]) = try IndexDatabase.write(database) { db in
             var state = try IndexDatabase.MailboxRow.fetch(db, id: mailboxID)
             var known: [String: IndexDatabase.MessageRow] = [:]
@@ -212,16 +206,25 @@ final class MaildirMailbox: OpenMailbox, @unchecked Sendable {
                 MaildirFileName.arrivesBefore($0.base, $1.base)
             }
             for file in fresh {
-                let size = try file.crlfSize ?? Self.crlfSize(of: directory + "/" + file.relativePath)
-                state.highestModificationSequence += 1
+                // Gone since the scan (another program's expunge): the next scan agrees.
+                guard let size = try file.crlfSize ?? Self.crlfSize(of: directory + "/" + file.relativePath) else {
+                    continue
+                }
                 // An adopted Dovecot UID, if it is still free; else the next one.
-                let uid = adopted[file.base].flatMap { try? IndexDatabase.MessageRow.exists(db, mailbox: mailboxID, uid: $0) == false ? $0 : nil } ?? state.uidNext
+                let adopted = try IndexDatabase.adoptedUID(db, mailbox: mailboxID, base: file.base)
+                guard adopted != nil || state.uidNext < UInt32.max else {
+                    // RFC 9051 §2.3.1.1: UIDs are 32 bits; only a new UIDVALIDITY (a new
+                    // index) starts again.
+                    throw StoreError(.limitExceeded, "\(directory): UIDs exhausted; move the index away to renumber")
+                }
+                let uid = adopted ?? state.uidNext
+                state.highestModificationSequence += 1
                 let row = IndexDatabase.MessageRow(
                     mailbox: mailboxID, uid: uid, base: file.base, file: file.relativePath, size: Int64(size),
                     internalDate: file.internalDate ?? Self.modificationTime(directory + "/" + file.relativePath),
                     flags: file.flags.rawValue, keywords: "", modificationSequence: Int64(state.highestModificationSequence))
                 try row.insert(db)
-                state.uidNext = max(state.uidNext, uid + 1)
+                state.uidNext = max(state.uidNext, uid < UInt32.max ? uid + 1 : uid)
                 known[file.base] = row
                 changed = true
             }
@@ -310,11 +313,30 @@ final class MaildirMailbox: OpenMailbox, @unchecked Sendable {
         // gone, which the next reconciliation drops. The other order would bring
         // deleted messages back under new UIDs.
         var directories = Set<String>()
+        var renamedElsewhere: [String: MaildirFileName]?
         for (_, file) in targets {
-            if unlink(directory + "/" + file) != 0 && errno != ENOENT {
-                throw MaildirDelivery.storeError(DiskIOError("unlink", directory + "/" + file, errno))
+            var path = file
+            if unlink(directory + "/" + path) != 0 {
+                guard errno == ENOENT else {
+                    throw MaildirDelivery.storeError(DiskIOError("unlink", directory + "/" + path, errno))
+                }
+                // Renamed by another program since we looked (new/ → cur/, a flag
+                // change): remove it under its current name, or it would come back as
+                // a new message at the next scan.
+                if renamedElsewhere == nil {
+                    do throws(DiskIOError) {
+                        renamedElsewhere = try MaildirFileName.scan(directory)
+                    } catch {
+                        throw MaildirDelivery.storeError(error)
+                    }
+                }
+                guard let current = renamedElsewhere?[MaildirFileName.base(of: file)] else { continue }
+                path = current.relativePath
+                if unlink(directory + "/" + path) != 0 && errno != ENOENT {
+                    throw MaildirDelivery.storeError(DiskIOError("unlink", directory + "/" + path, errno))
+                }
             }
-            directories.insert(String(file.prefix(3)))
+            directories.insert(String(path.prefix(3)))
         }
         do throws(DiskIOError) {
             for subdirectory in directories.sorted() { try DiskIO.syncDirectory(directory + "/" + subdirectory) }
@@ -335,11 +357,14 @@ final class MaildirMailbox: OpenMailbox, @unchecked Sendable {
         current.highestModificationSequence = highest
     }
 
-    /// The size with CRLF line ends of a file whose name does not say (`,W=`).
-    private static func crlfSize(of path: String) throws(StoreError) -> Int {
+    /// The size with CRLF line ends of a file whose name does not say (`,W=`), as POP3
+    /// sends it (a missing final line end is added); nil when the file is gone.
+    private static func crlfSize(of path: String) throws(StoreError) -> Int? {
         let bytes: [UInt8]
         do throws(DiskIOError) {
             bytes = try DiskIO.readWholeFile(path)
+        } catch where error.code == ENOENT {
+            return nil
         } catch {
             throw MaildirDelivery.storeError(error)
         }
@@ -349,6 +374,7 @@ final class MaildirMailbox: OpenMailbox, @unchecked Sendable {
             if byte == 0x0A && previous != 0x0D { size += 1 }
             previous = byte
         }
+        if let last = bytes.last, last != 0x0A { size += 2 }
         return size
     }
 
@@ -409,10 +435,14 @@ final class MailboxStateCache: Sendable {
         return Times(new: new.st_mtim, cur: cur.st_mtim)
     }
 
-    func state(for directory: String, mailboxID: Int64) -> State? {
+    /// The cached state, if the directory times and the index's identity (a rebuilt
+    /// index starts again at mailbox 1, with a new UIDVALIDITY) are unchanged.
+    func state(for directory: String, mailboxID: Int64, uidValidity: UInt32) -> State? {
         guard let times = Self.directoryTimes(directory) else { return nil }
         return contents.withLock { contents in
-            guard let state = contents.states[directory], state.mailboxID == mailboxID, state.times == times else {
+            guard let state = contents.states[directory], state.mailboxID == mailboxID, state.times == times,
+                state.snapshot.uidValidity == uidValidity
+            else {
                 return nil
             }
             return state

@@ -12,6 +12,7 @@ import NIOCore
 import NIOSSL
 public import PostgresNIO
 public import ServiceLifecycle
+import Synchronization
 
 /// `[auth.sql]`: how to reach PostgreSQL and what to ask it.
 public struct SQLDirectoryConfiguration: Sendable {
@@ -97,6 +98,11 @@ public final class SQLDirectory: AccountDirectory, Service {
         }
         clientConfiguration.options.maximumConnections = configuration.maximumConnections
         clientConfiguration.options.connectTimeout = configuration.queryTimeout
+        // The server gives up on a query at the same deadline (a lock wait, a slow plan),
+        // so a connection is not held by a query nobody waits for any more.
+        let milliseconds = configuration.queryTimeout.components.seconds * 1000
+            + configuration.queryTimeout.components.attoseconds / 1_000_000_000_000_000
+        clientConfiguration.options.additionalStartupParameters = [("statement_timeout", "\(milliseconds)")]
         // The pool's own warnings (a connection lost, …) go to the server's log.
         self.client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
     }
@@ -119,14 +125,21 @@ public final class SQLDirectory: AccountDirectory, Service {
 
     public func account(login: String) async throws(DirectoryError) -> Account? {
         guard let address = MailAddress(login) else { return nil }
-        guard let row = try await rows(configuration.passwordQuery, for: address, purpose: "password_query").first else {
-            return nil
+        let found = try await rows(configuration.passwordQuery, for: address, purpose: "password_query", limit: 2)
+        guard let row = found.first else { return nil }
+        // Like Dovecot ("password query returned multiple matches"): two rows mean the
+        // query does not pin the login down, and a guess could open someone else's mail.
+        guard found.count == 1 else {
+            throw DirectoryError(.storage, "PostgreSQL password_query: more than one row for \(address.canonical)")
         }
-        guard let stored = row.password else {
+        guard row.hasPasswordColumn else {
             throw DirectoryError(.storage, "PostgreSQL password_query: no 'password' column in its result")
         }
-        // An unreadable stored hash never matches: it becomes a scheme nothing verifies.
-        let hash = (try? PasswordHash(parsing: stored)) ?? PasswordHash(scheme: .init(algorithm: .crypt), encoded: "*")
+        // NULL (a disabled account) or an unreadable hash never matches: it becomes a
+        // scheme nothing verifies.
+        let hash =
+            row.password.flatMap { try? PasswordHash(parsing: $0) }
+            ?? PasswordHash(scheme: .init(algorithm: .crypt), encoded: "*")
         return Account(address: row.user.flatMap(MailAddress.init) ?? address, passwordHash: hash)
     }
 
@@ -137,9 +150,15 @@ public final class SQLDirectory: AccountDirectory, Service {
         var candidates = [recipient]
         if let base = recipient.withoutDetail.flatMap(MailAddress.init) { candidates.append(base) }
         for candidate in candidates {
-            if let row = try await rows(query, for: candidate, purpose: purpose).first {
-                return .deliver(local: [row.user.flatMap(MailAddress.init) ?? candidate], forward: [])
+            let found = try await rows(query, for: candidate, purpose: purpose)
+            guard !found.isEmpty else { continue }
+            // Every row is a mailbox the address delivers to (an alias to several users).
+            var local: [MailAddress] = []
+            for row in found {
+                let target = row.user.flatMap(MailAddress.init) ?? candidate
+                if !local.contains(target) { local.append(target) }
             }
+            return .deliver(local: local, forward: [])
         }
         return .unknownUser
     }
@@ -157,6 +176,7 @@ public final class SQLDirectory: AccountDirectory, Service {
     private struct ResultRow: Sendable {
         var user: String?
         var password: String?
+        var hasPasswordColumn: Bool
         var first: String?
     }
 
@@ -168,39 +188,53 @@ public final class SQLDirectory: AccountDirectory, Service {
         let query = PostgresQuery(unsafeSQL: template.sql, binds: bindings)
         let client = self.client
         let timeout = configuration.queryTimeout
-        do {
-            return try await withThrowingTaskGroup(of: [ResultRow]?.self) { group in
-                group.addTask {
-                    var result: [ResultRow] = []
-                    for try await row in try await client.query(query) {
-                        let cells = row.makeRandomAccess()
-                        result.append(
-                            ResultRow(
-                                user: Self.text(cells, "user"), password: Self.text(cells, "password"),
-                                first: cells.count > 0 ? try? cells[0].decode(String?.self) : nil))
-                        if result.count >= limit { break }
-                    }
-                    return result
-                }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let rows = first else {
-                    // The pool retries failed connections until then; each failure (refused,
-                    // wrong password, unknown database) is in the log as it happens.
-                    throw DirectoryError(
-                        .storage,
-                        "PostgreSQL \(purpose): no answer within \(timeout) (is the server up, and are host, port, user and password right? the log has each connection error)"
-                    )
-                }
-                return rows
+        let outcome = await Self.firstOf(timeout: timeout) { () async throws -> [ResultRow] in
+            var result: [ResultRow] = []
+            for try await row in try await client.query(query) {
+                let cells = row.makeRandomAccess()
+                result.append(
+                    ResultRow(
+                        user: Self.text(cells, "user"), password: Self.text(cells, "password"),
+                        hasPasswordColumn: cells.contains("password"),
+                        first: cells.count > 0 ? try? cells[0].decode(String?.self) : nil))
+                if result.count >= limit { break }
             }
-        } catch let error as DirectoryError {
-            throw error
-        } catch {
+            return result
+        }
+        switch outcome {
+        case .some(.success(let rows)):
+            return rows
+        case .some(.failure(let error)):
             throw DirectoryError(.storage, "PostgreSQL \(purpose): \(Self.describe(error))")
+        case .none:
+            // The pool retries failed connections until then; each failure (refused,
+            // wrong password, unknown database) is in the log as it happens.
+            throw DirectoryError(
+                .storage,
+                "PostgreSQL \(purpose): no answer within \(timeout) (is the server up, and are host, port, user and password right? the log has each connection error)"
+            )
+        }
+    }
+
+    /// The result of `work`, or nil once `timeout` has passed — without waiting for
+    /// `work` to notice (postgres-nio's query does not react to cancellation once sent).
+    private static func firstOf<T: Sendable>(
+        timeout: Duration, _ work: @escaping @Sendable () async throws -> T
+    ) async -> Result<T, any Error>? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, any Error>?, Never>) in
+            let once = ResumeOnce(continuation)
+            let worker = Task {
+                do {
+                    once.resume(.success(try await work()))
+                } catch {
+                    once.resume(.failure(error))
+                }
+            }
+            Task {
+                try? await Task.sleep(for: timeout)
+                once.resume(nil)
+                worker.cancel()
+            }
         }
     }
 
@@ -216,5 +250,18 @@ public final class SQLDirectory: AccountDirectory, Service {
         if let message = error.serverInfo?[.message] { return message }
         if let underlying = error.underlying { return "\(error.code): \(underlying)" }
         return "\(error.code)"
+    }
+}
+
+/// A continuation resumed by whichever caller comes first; later calls do nothing.
+private final class ResumeOnce<T: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<T, Never>?>
+
+    init(_ continuation: CheckedContinuation<T, Never>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    func resume(_ value: T) {
+        continuation.withLock { $0.take() }?.resume(returning: value)
     }
 }

@@ -422,6 +422,11 @@ final class ConfigurationReader {
         if c.bindPassword != nil && c.bindPasswordFile != nil {
             problem(table: "auth.ldap", key: "bind_password_file", "set bind_password or bind_password_file, not both")
         }
+        // A DN without a password is an "unauthenticated bind" (RFC 4513 §5.1.2): the
+        // searches would run as anonymous while the file says otherwise.
+        if c.bindDN != nil && c.bindPassword == nil && c.bindPasswordFile == nil {
+            problem(table: "auth.ldap", key: "bind_dn", "needs bind_password or bind_password_file (or remove it for anonymous searches)")
+        }
         return c
     }
 

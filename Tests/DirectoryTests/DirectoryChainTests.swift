@@ -105,3 +105,42 @@ struct DirectoryChainTests {
         #expect(try await chain.logins() == ["alice@example.test"])
     }
 }
+
+@Suite("Authenticator: SCRAM exchanges are throttled like other logins")
+struct SCRAMThrottlingTests {
+    let alice = MailAddress("alice@example.test")!
+
+    /// Each key lookup counts against the client IP until the proof is checked, so many
+    /// exchanges started in parallel cannot all get past the limit (found in review).
+    @Test func parallelLookupsCountAgainstTheAddress() async throws {
+        var policy = ThrottlePolicy()
+        policy.refuseAfterFailuresPerAddress = 3
+        let directory = InMemoryDirectory([Account(address: alice, passwordHash: try PasswordHash.make("pw", algorithm: .scramSHA256))])
+        let authenticator = Authenticator(directory: directory, policy: policy, clock: ManualClock())
+        let attempt = LoginAttempt(login: "alice@example.test", password: "", remoteAddress: "192.0.2.7", service: "imap")
+        for _ in 0..<3 {
+            guard case .credentials(let keys) = await authenticator.scramCredentials(attempt) else {
+                Issue.record("refused too early")
+                return
+            }
+            #expect(keys != nil)
+        }
+        #expect(await authenticator.scramCredentials(attempt) == .throttled)
+    }
+
+    @Test func aRightProofTakesTheCountBack() async throws {
+        let directory = InMemoryDirectory([Account(address: alice, passwordHash: try PasswordHash.make("pw", algorithm: .scramSHA256))])
+        let clock = ManualClock()
+        let authenticator = Authenticator(directory: directory, clock: clock)
+        let attempt = LoginAttempt(login: "alice@example.test", password: "", remoteAddress: "192.0.2.8", service: "imap")
+        _ = await authenticator.scramCredentials(attempt)
+        #expect(await authenticator.recentFailures(address: "192.0.2.8") == 1)
+        await authenticator.recordSCRAMOutcome(attempt, success: true)
+        #expect(await authenticator.recentFailures(address: "192.0.2.8") == 0)
+        _ = await authenticator.scramCredentials(attempt)
+        await authenticator.recordSCRAMOutcome(attempt, success: false)
+        // One failure (counted once, not twice), and answered after a delay.
+        #expect(await authenticator.recentFailures(address: "192.0.2.8") == 1)
+        #expect(clock.sleeps.count == 1)
+    }
+}

@@ -169,6 +169,65 @@ struct MaildirMailboxTests {
         await mailbox.close()
     }
 
+    /// The adoption is committed with the mailbox row: a crash before the first scan
+    /// (here: the row made, nothing scanned) still gets Dovecot's UIDs.
+    @Test func adoptionSurvivesACrashBeforeTheFirstScan() async throws {
+        let root = try TemporaryRoot()
+        defer { root.remove() }
+        let maildir = MaildirLayout.maildir(root: root.path, address: alice)
+        for subdirectory in ["", "/cur", "/new", "/tmp"] { try DiskIO.makeDirectory(maildir + subdirectory) }
+        try DiskIO.writeNewFile(maildir + "/cur/1700000000.M1P2.old:2,S", [message("a")])
+        try DiskIO.writeNewFile(maildir + "/dovecot-uidlist", [Array("3 V77 N10\n9 :1700000000.M1P2.old\n".utf8)])
+        let database = try IndexDatabase.open(path: maildir + "/" + IndexDatabase.fileName)
+        _ = try IndexDatabase.mailbox(named: "INBOX", in: database, adopting: maildir)
+        try database.close()
+        let mailbox = try await MaildirMailboxStore(root: root.path).open(account: alice, mailbox: "INBOX")
+        let snapshot = await mailbox.snapshot()
+        #expect(snapshot.uidValidity == 77)
+        #expect(snapshot.messages.map(\.uid) == [9])
+        #expect(snapshot.uidNext == 10)
+        await mailbox.close()
+    }
+
+    /// A hostile or corrupt uidlist cannot push UIDs to 2^32 - 1 (the next UID would
+    /// not fit).
+    @Test func hugeUIDsInAUIDListAreIgnored() {
+        let parsed = DovecotUIDList.parse("3 V5 N4294967295\n4294967295 :a\n4294967294 :b\n7 :c\n")
+        #expect(parsed?.uids == ["c": 7])
+        #expect(parsed?.nextUID == UInt32.max - 1)
+        #expect(DovecotUIDList.parse("3 V4294967295 N1\n") == nil)
+    }
+
+    /// Another program renamed a message (new/ → cur/) after we listed it; expunging it
+    /// must remove it under its new name, or it comes back with a new UID.
+    @Test func expungeFollowsARenameItHasNotSeen() async throws {
+        let root = try TemporaryRoot()
+        defer { root.remove() }
+        try await MaildirDelivery(root: root.path, hostname: "mx").deliver(message("one"), to: [alice])
+        let store = MaildirMailboxStore(root: root.path)
+        let mailbox = try await store.open(account: alice, mailbox: "INBOX")
+        let maildir = MaildirLayout.maildir(root: root.path, address: alice)
+        let name = try #require(fileNames(in: maildir + "/new").first)
+        try DiskIO.move(maildir + "/new/" + name, maildir + "/cur/" + name + ":2,S")
+        try await mailbox.expunge(uids: [1])
+        #expect(fileNames(in: maildir + "/cur").isEmpty && fileNames(in: maildir + "/new").isEmpty)
+        #expect(try await mailbox.refresh().messages.isEmpty)
+        await mailbox.close()
+    }
+
+    /// A file without a final line end: POP3 adds CRLF, so the size counts it.
+    @Test func sizeCountsTheLineEndPOP3Adds() async throws {
+        let root = try TemporaryRoot()
+        defer { root.remove() }
+        let maildir = MaildirLayout.maildir(root: root.path, address: alice)
+        for subdirectory in ["", "/cur", "/new", "/tmp"] { try DiskIO.makeDirectory(maildir + subdirectory) }
+        try DiskIO.writeNewFile(maildir + "/new/1.x.host", [Array("Subject: x\n\nno final newline".utf8)])
+        let mailbox = try await MaildirMailboxStore(root: root.path).open(account: alice, mailbox: "INBOX")
+        // 10 + 2, 0 + 2, 16 + 2
+        #expect(await mailbox.snapshot().messages.first?.size == 32)
+        await mailbox.close()
+    }
+
     @Test func dovecotUIDListParsing() {
         #expect(DovecotUIDList.parse("") == nil)
         #expect(DovecotUIDList.parse("1 2 3\n") == nil)  // version 1: not read
