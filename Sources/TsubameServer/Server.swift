@@ -239,6 +239,14 @@ public final class Server: Sendable {
             case "ldap":
                 guard let ldap = configuration.auth.ldap else { continue }
                 let directory = LDAPDirectory(configuration: try ldapConfiguration(ldap), logger: logger)
+                let loopback = ["ldap://127.", "ldap://localhost", "ldap://[::1]"]
+                if !ldap.startTLS, ldap.uri.split(separator: " ").contains(where: { uri in
+                    uri.hasPrefix("ldap://") && !loopback.contains(where: { uri.hasPrefix($0) })
+                }) {
+                    logger.warning(
+                        "[auth.ldap] talks to the directory without TLS: bind passwords cross the network in clear; use ldaps:// or starttls = true",
+                        metadata: ["uri": "\(ldap.uri)"])
+                }
                 sources.append(.init(name: "ldap (\(ldap.uri))", directory: directory))
             case _ where source.hasPrefix("passwd-file:"):
                 let path = String(source.dropFirst("passwd-file:".count))
