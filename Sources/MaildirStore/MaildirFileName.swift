@@ -1,4 +1,5 @@
 import DurableFiles
+import MailCore
 import MailStore
 
 #if canImport(Glibc)
@@ -65,7 +66,7 @@ struct MaildirFileName: Sendable, Equatable {
     static func arrivesBefore(_ left: String, _ right: String) -> Bool {
         var a = left.utf8[...]
         var b = right.utf8[...]
-        func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        let isDigit = ASCII.isDigit
         while let x = a.first, let y = b.first {
             if isDigit(x) && isDigit(y) {
                 let digitsA = a.prefix(while: isDigit)

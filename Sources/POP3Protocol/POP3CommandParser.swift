@@ -1,3 +1,5 @@
+import MailCore
+
 /// Why a command line was refused, as the `-ERR` response to send.
 public struct POP3ParseError: Error, Hashable, Sendable, CustomStringConvertible {
     public let response: POP3Response
@@ -234,20 +236,10 @@ public enum POP3CommandParser {
 
     // MARK: - Character classes
 
-    static func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
+    static func isDigit(_ byte: UInt8) -> Bool { ASCII.isDigit(byte) }
 
-    static func isLetterOrDigit(_ byte: UInt8) -> Bool {
-        (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || isDigit(byte)
-    }
+    static func isLetterOrDigit(_ byte: UInt8) -> Bool { ASCII.isLetterOrDigit(byte) }
 
     /// ASCII case-insensitive comparison of `bytes` with an upper-case ASCII keyword.
-    static func matches(_ bytes: ArraySlice<UInt8>, _ keyword: String) -> Bool {
-        let upper = Array(keyword.utf8)
-        guard bytes.count == upper.count else { return false }
-        for (byte, expected) in zip(bytes, upper) {
-            let folded = (byte >= 0x61 && byte <= 0x7A) ? byte - 0x20 : byte
-            if folded != expected { return false }
-        }
-        return true
-    }
+    static func matches(_ bytes: ArraySlice<UInt8>, _ keyword: String) -> Bool { ASCII.matches(bytes, keyword: keyword) }
 }

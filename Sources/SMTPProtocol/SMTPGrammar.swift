@@ -5,22 +5,12 @@ enum SMTPGrammar {
     /// RFC 5322 §3.2.3 atext; one definition, in MailCore.
     static func isAtext(_ byte: UInt8) -> Bool { MailAddress.isAtext(byte) }
 
-    static func isLetterOrDigit(_ byte: UInt8) -> Bool {
-        (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39)
-    }
+    static func isLetterOrDigit(_ byte: UInt8) -> Bool { ASCII.isLetterOrDigit(byte) }
 
-    static func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
+    static func isDigit(_ byte: UInt8) -> Bool { ASCII.isDigit(byte) }
 
     /// ASCII case-insensitive comparison of `bytes` with an upper-case ASCII keyword.
-    static func matches(_ bytes: ArraySlice<UInt8>, _ keyword: String) -> Bool {
-        let upper = Array(keyword.utf8)
-        guard bytes.count == upper.count else { return false }
-        for (byte, expected) in zip(bytes, upper) {
-            let folded = (byte >= 0x61 && byte <= 0x7A) ? byte - 0x20 : byte
-            if folded != expected { return false }
-        }
-        return true
-    }
+    static func matches(_ bytes: ArraySlice<UInt8>, _ keyword: String) -> Bool { ASCII.matches(bytes, keyword: keyword) }
 
     ///     xtext = *( xchar / hexchar )
     ///     xchar = any ASCII CHAR between "!" (33) and "~" (126) inclusive, except "+" and "="
