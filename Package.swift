@@ -20,6 +20,7 @@ let package = Package(
         // For the fuzz targets in Fuzz/ (a package of their own).
         .library(name: "SMTPProtocol", targets: ["SMTPProtocol"]),
         .library(name: "POP3Protocol", targets: ["POP3Protocol"]),
+        .library(name: "IMAPProtocol", targets: ["IMAPProtocol"]),
         .library(name: "SASL", targets: ["SASL"]),
         .library(name: "TsubameServer", targets: ["TsubameServer"]),
     ],
@@ -60,6 +61,11 @@ let package = Package(
         ),
         .target(
             name: "POP3Protocol",
+            dependencies: ["MailCore", "SASL", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "IMAPProtocol",
             dependencies: ["MailCore", "SASL", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
@@ -245,6 +251,11 @@ let package = Package(
                 "POP3Protocol", "SASL", "MailTestSupport", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "IMAPProtocolTests",
+            dependencies: ["IMAPProtocol", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
