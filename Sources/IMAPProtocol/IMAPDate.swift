@@ -135,7 +135,8 @@ public struct IMAPDateTime: Hashable, Sendable, CustomStringConvertible {
         let year = String(repeating: "0", count: max(0, 4 - String(date.year).count)) + String(date.year)
         let sign = zoneMinutes < 0 ? "-" : "+"
         let zone = zoneMinutes < 0 ? -zoneMinutes : zoneMinutes
-        return "\(day)-\(name)-\(year) \(two(hour)):\(two(minute)):\(two(second)) \(sign)\(two(zone / 60))\(two(zone % 60))"
+        return
+            "\(day)-\(name)-\(year) \(two(hour)):\(two(minute)):\(two(second)) \(sign)\(two(zone / 60))\(two(zone % 60))"
     }
 
     /// The contents of the quoted `date-time` (without the quotes).

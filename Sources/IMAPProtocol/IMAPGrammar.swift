@@ -1,10 +1,11 @@
-/// Character classes and small helpers of the IMAP grammar (RFC 9051 §9), on bytes.
-enum IMAPGrammar {
-    static func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
+import MailCore
 
-    static func isLetter(_ byte: UInt8) -> Bool {
-        (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-    }
+/// Character classes and small helpers of the IMAP grammar (RFC 9051 §9), on bytes. The
+/// classes shared with SMTP and POP3 come from `MailCore.ASCII`.
+enum IMAPGrammar {
+    static func isDigit(_ byte: UInt8) -> Bool { ASCII.isDigit(byte) }
+
+    static func isLetter(_ byte: UInt8) -> Bool { ASCII.isLetter(byte) }
 
     ///     CTL = %x00-1F / %x7F
     static func isControl(_ byte: UInt8) -> Bool { byte < 0x20 || byte == 0x7F }
@@ -38,10 +39,12 @@ enum IMAPGrammar {
     }
 
     /// ASCII case-insensitive comparison of `bytes` with an upper-case ASCII keyword.
-    static func matches(_ bytes: some Collection<UInt8>, _ keyword: String) -> Bool {
-        guard bytes.count == keyword.utf8.count else { return false }
-        for (byte, expected) in zip(bytes, keyword.utf8) where upper(byte) != expected { return false }
-        return true
+    static func matches(_ bytes: ArraySlice<UInt8>, _ keyword: String) -> Bool {
+        ASCII.matches(bytes, keyword: keyword)
+    }
+
+    static func matches(_ bytes: [UInt8], _ keyword: String) -> Bool {
+        ASCII.matches(bytes[...], keyword: keyword)
     }
 
     static func upper(_ byte: UInt8) -> UInt8 { byte >= 0x61 && byte <= 0x7A ? byte - 0x20 : byte }

@@ -147,7 +147,9 @@ public struct IMAPResponseCode: Hashable, Sendable, CustomStringConvertible {
     /// `BADCHARSET (UTF-8 …)` (RFC 9051 §7.1): the SEARCH charset is not supported; the
     /// ones that are follow.
     public static func badCharset(_ supported: [String]) -> IMAPResponseCode {
-        supported.isEmpty ? IMAPResponseCode("BADCHARSET") : IMAPResponseCode("BADCHARSET", "(" + supported.joined(separator: " ") + ")")
+        supported.isEmpty
+            ? IMAPResponseCode("BADCHARSET")
+            : IMAPResponseCode("BADCHARSET", "(" + supported.joined(separator: " ") + ")")
     }
 
     /// `CAPABILITY …` (RFC 9051 §7.1).
@@ -156,7 +158,9 @@ public struct IMAPResponseCode: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// `UIDVALIDITY n`, `UIDNEXT n` (RFC 9051 §7.1).
-    public static func uidValidity(_ value: UInt32) -> IMAPResponseCode { IMAPResponseCode("UIDVALIDITY", String(value)) }
+    public static func uidValidity(_ value: UInt32) -> IMAPResponseCode {
+        IMAPResponseCode("UIDVALIDITY", String(value))
+    }
     public static func uidNext(_ value: UInt32) -> IMAPResponseCode { IMAPResponseCode("UIDNEXT", String(value)) }
     /// `HIGHESTMODSEQ n` (RFC 7162 §3.1.2.1).
     public static func highestModSeq(_ value: UInt64) -> IMAPResponseCode {
