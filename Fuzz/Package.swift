@@ -18,6 +18,8 @@ let package = Package(
             name: "FuzzDataDecoder",
             dependencies: ["FuzzDriver", .product(name: "SMTPProtocol", package: "tsubame-root")]),
         .executableTarget(name: "FuzzSASL", dependencies: ["FuzzDriver", .product(name: "SASL", package: "tsubame-root")]),
+        .executableTarget(
+            name: "FuzzIMAPCommand", dependencies: ["FuzzDriver", .product(name: "IMAPProtocol", package: "tsubame-root")]),
         .executableTarget(name: "FuzzPOP3", dependencies: ["FuzzDriver", .product(name: "POP3Protocol", package: "tsubame-root")]),
         .executableTarget(
             name: "FuzzConfiguration",
