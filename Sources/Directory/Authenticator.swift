@@ -193,7 +193,14 @@ public actor Authenticator {
         let now = clock.now
         prune(now: now)
         let isKnownPair = knownPairs[keys.pair].map { now < $0 } ?? false
-        let ipFailures = recentCount(failuresByAddress[keys.address], now: now) + (inFlight[keys.address] ?? 0)
+        // Attempts in flight count as failures once the IP has failed recently, so that
+        // parallel guesses cannot slip under the limit; from an IP with a clean record
+        // (an office behind one NAT address at nine in the morning) only a burst of
+        // `4 ×` the limit at once is refused.
+        let recent = recentCount(failuresByAddress[keys.address], now: now)
+        let parallel = inFlight[keys.address] ?? 0
+        if recent == 0 && parallel >= 4 * policy.refuseAfterFailuresPerAddress { return true }
+        let ipFailures = recent + (recent > 0 ? parallel : 0)
         let accountFailures = recentCount(failuresByAccount[keys.account], now: now)
         return ipFailures >= policy.refuseAfterFailuresPerAddress
             || (!isKnownPair && accountFailures >= policy.refuseAfterFailuresPerAccount)

@@ -52,7 +52,10 @@ final class MaildirMailbox: OpenMailbox, @unchecked Sendable {
     // @unchecked: `database`, `mailboxID` and `current` are touched only on `queue`.
     let directory: String
     private let queue: DispatchQueue
-    private let database: DatabaseQueue
+    /// The index connection, open only while it is used: an idle session (a POP3 client
+    /// in TRANSACTION, a future IMAP IDLE) should not hold an SQLite connection and its
+    /// page cache. Opened again for the next write.
+    private var openDatabase: DatabaseQueue?
     private let mailboxID: Int64
     private var current: MailboxSnapshot
     /// uid → file path relative to `directory` (`new/…` or `cur/…:2,FLAGS`).
@@ -65,7 +68,7 @@ final class MaildirMailbox: OpenMailbox, @unchecked Sendable {
         self.cache = cache
         self.directory = directory
         self.queue = queue
-        self.database = database
+        self.openDatabase = database
         self.mailboxID = mailboxID
         self.current = MailboxSnapshot(uidValidity: 0, uidNext: 1, highestModificationSequence: 0, messages: [])
     }
@@ -89,6 +92,7 @@ final class MaildirMailbox: OpenMailbox, @unchecked Sendable {
             } else {
                 try mailbox.reconcile()
             }
+            mailbox.releaseDatabase()
             return mailbox
         }
     }
@@ -159,10 +163,25 @@ final class MaildirMailbox: OpenMailbox, @unchecked Sendable {
     }
 
     func close() async {
-        _ = try? await onQueue(queue) { () throws(StoreError) in try? self.database.close() }
+        _ = try? await onQueue(queue) { () throws(StoreError) in self.releaseDatabase() }
     }
 
     // MARK: - Work on `queue`
+
+    /// The index connection, opened when needed.
+    private var database: DatabaseQueue {
+        get throws(StoreError) {
+            if let openDatabase { return openDatabase }
+            let database = try IndexDatabase.open(path: directory + "/" + IndexDatabase.fileName)
+            openDatabase = database
+            return database
+        }
+    }
+
+    private func releaseDatabase() {
+        try? openDatabase?.close()
+        openDatabase = nil
+    }
 
     /// Brings the index and `current` up to date with the directory.
     private func reconcile() throws(StoreError) {
