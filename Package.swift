@@ -69,6 +69,14 @@ let package = Package(
             dependencies: ["MailCore", "SASL", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
+        // The MIME analysis IMAP FETCH and SEARCH need (ENVELOPE, BODYSTRUCTURE,
+        // BODY[section], BINARY); pure, uses IMAPProtocol for `SectionSpecifier` and
+        // `IMAPEncoding`.
+        .target(
+            name: "MIMEStructure",
+            dependencies: ["MailCore", "IMAPProtocol"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "DurableFiles",
             swiftSettings: swiftSettings
@@ -256,6 +264,11 @@ let package = Package(
         .testTarget(
             name: "IMAPProtocolTests",
             dependencies: ["IMAPProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MIMEStructureTests",
+            dependencies: ["MIMEStructure", "IMAPProtocol"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
