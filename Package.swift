@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "SMTPProtocol", targets: ["SMTPProtocol"]),
         .library(name: "POP3Protocol", targets: ["POP3Protocol"]),
         .library(name: "IMAPProtocol", targets: ["IMAPProtocol"]),
+        .library(name: "MIMEStructure", targets: ["MIMEStructure"]),
         .library(name: "SASL", targets: ["SASL"]),
         .library(name: "TsubameServer", targets: ["TsubameServer"]),
     ],

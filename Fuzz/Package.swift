@@ -20,6 +20,12 @@ let package = Package(
         .executableTarget(name: "FuzzSASL", dependencies: ["FuzzDriver", .product(name: "SASL", package: "tsubame-root")]),
         .executableTarget(
             name: "FuzzIMAPCommand", dependencies: ["FuzzDriver", .product(name: "IMAPProtocol", package: "tsubame-root")]),
+        .executableTarget(
+            name: "FuzzMIMEStructure",
+            dependencies: [
+                "FuzzDriver", .product(name: "MIMEStructure", package: "tsubame-root"),
+                .product(name: "IMAPProtocol", package: "tsubame-root"),
+            ]),
         .executableTarget(name: "FuzzPOP3", dependencies: ["FuzzDriver", .product(name: "POP3Protocol", package: "tsubame-root")]),
         .executableTarget(
             name: "FuzzConfiguration",
