@@ -10,7 +10,7 @@
 // Limits: those of the state machine (line length, errors) and the listener.
 public import Directory
 public import Logging
-public import MailCore
+import MailCore
 public import MailStore
 import Synchronization
 

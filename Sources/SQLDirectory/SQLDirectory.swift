@@ -10,7 +10,7 @@ public import Logging
 public import MailCore
 import NIOCore
 import NIOSSL
-public import PostgresNIO
+import PostgresNIO
 public import ServiceLifecycle
 import Synchronization
 
