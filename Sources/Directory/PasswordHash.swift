@@ -1,6 +1,6 @@
 import CArgon2
 import CCrypt
-public import Foundation
+import Foundation
 import Crypto
 import _CryptoExtras
 
