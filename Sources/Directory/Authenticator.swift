@@ -40,6 +40,18 @@ public enum AuthenticationResult: Sendable, Equatable {
     case temporaryFailure
 }
 
+extension AuthenticationResult {
+    /// The result as the protocol state machines take it.
+    public var loginOutcome: LoginOutcome {
+        switch self {
+        case .success(let address): return .success(address.canonical)
+        case .failure: return .failure
+        case .throttled: return .throttled
+        case .temporaryFailure: return .temporaryFailure
+        }
+    }
+}
+
 /// The one place every protocol logs in through: looks the account up, verifies the
 /// password off the caller's thread, throttles failures, and logs the outcome.
 ///

@@ -78,15 +78,9 @@ public struct POP3ServerStateMachine: Sendable {
         }
     }
 
-    /// The outcome of a login, as the authenticator reports it.
-    public enum AuthenticationOutcome: Sendable, Equatable {
-        /// The password is right; the canonical user name (whose maildrop to open).
-        case success(String)
-        case failure
-        /// Too many failed attempts: refused without checking.
-        case throttled
-        case temporaryFailure
-    }
+    /// The outcome of a login, as the authenticator reports it (`.success` carries the
+    /// canonical user name, whose maildrop to open).
+    public typealias AuthenticationOutcome = LoginOutcome
 
     /// The outcome of locking and listing the maildrop.
     public enum MaildropOutcome: Sendable, Equatable {

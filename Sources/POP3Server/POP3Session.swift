@@ -98,12 +98,7 @@ public struct POP3Session: LineSession {
                 let authenticator = services.authenticator
                 result.append(
                     .run {
-                        switch await authenticator.authenticate(attempt) {
-                        case .success(let address): return .authentication(.success(address.canonical))
-                        case .failure: return .authentication(.failure)
-                        case .throttled: return .authentication(.throttled)
-                        case .temporaryFailure: return .authentication(.temporaryFailure)
-                        }
+                        .authentication(await authenticator.authenticate(attempt).loginOutcome)
                     })
             case .fetchSCRAMCredentials(let login):
                 let attempt = loginAttempt(login, password: "")

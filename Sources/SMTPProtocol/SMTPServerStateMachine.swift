@@ -65,12 +65,7 @@ public struct SMTPServerStateMachine {
     }
 
     /// The outcome of a login, as the authenticator reports it.
-    public enum AuthenticationOutcome: Sendable, Equatable {
-        case success(String)
-        case failure
-        case throttled
-        case temporaryFailure
-    }
+    public typealias AuthenticationOutcome = LoginOutcome
 
     /// The outcome of storing a message durably.
     public enum StoreOutcome: Sendable, Equatable {

@@ -92,12 +92,7 @@ public struct SMTPSession: LineSession {
                 let attempt = loginAttempt(login, password: password)
                 let authenticator = services.authenticator
                 return .run {
-                    switch await authenticator.authenticate(attempt) {
-                    case .success(let address): return .authentication(.success(address.canonical))
-                    case .failure: return .authentication(.failure)
-                    case .throttled: return .authentication(.throttled)
-                    case .temporaryFailure: return .authentication(.temporaryFailure)
-                    }
+                    .authentication(await authenticator.authenticate(attempt).loginOutcome)
                 }
             case .fetchSCRAMCredentials(let login):
                 let attempt = loginAttempt(login, password: "")
