@@ -34,7 +34,7 @@
 // which closes the connection), at most 64 requests in progress per connection, and
 // the SASL module's `SASLLimits` on every decoded response.
 
-import Foundation
+import SASL
 
 // MARK: - Byte rules shared by the commands and replies
 
@@ -57,28 +57,6 @@ func decodeUTF8(_ bytes: some Collection<UInt8>) -> String? {
 
 /// Base64 (RFC 4648 §4, with padding) of `bytes`, as the protocol sends SASL data.
 func encodeBase64(_ bytes: [UInt8]) -> [UInt8] {
-    Array(Data(bytes).base64EncodedString().utf8)
+    Array(Base64.encode(bytes).utf8)
 }
 
-/// The octets `text` encodes in base64 (RFC 4648 §4), or `nil` when it is not base64.
-/// Empty text is the empty string of octets. Only the padded form is accepted: a
-/// multiple of four characters from the base64 alphabet, `=` only as the last one or
-/// two. No whitespace, no line breaks: a SASL response never contains either, and the
-/// checks here make the result independent of Foundation's leniencies.
-func decodeBase64(_ text: ArraySlice<UInt8>) -> [UInt8]? {
-    if text.isEmpty { return [] }
-    guard text.count % 4 == 0 else { return nil }
-    let padding = text.reversed().prefix { $0 == UInt8(ascii: "=") }.count
-    guard padding <= 2 else { return nil }
-    for byte in text.dropLast(padding) {
-        switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "/"):
-            continue
-        default:
-            return nil
-        }
-    }
-    guard let data = Data(base64Encoded: Data(text)) else { return nil }
-    return Array(data)
-}

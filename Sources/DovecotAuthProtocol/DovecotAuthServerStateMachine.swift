@@ -421,7 +421,7 @@ public struct DovecotAuthServerStateMachine: Sendable, CustomStringConvertible, 
             } else if text == Array("=".utf8) {
                 // "=" is how SMTP and IMAP write an empty response; Dovecot accepts it.
                 initialResponse = []
-            } else if let decoded = decodeBase64(text[...]) {
+            } else if let decoded = Base64.decode(text) {
                 initialResponse = decoded
             } else {
                 return [fail(requestID, code: .invalidBase64, reason: Reason.invalidInitialResponse)]
@@ -457,7 +457,7 @@ public struct DovecotAuthServerStateMachine: Sendable, CustomStringConvertible, 
             abandonedRequestIDs.insert(requestID)
             return [fail(requestID, user: request.phase.login, reason: Reason.unexpectedContinuation)]
         }
-        guard let decoded = decodeBase64(response[...]) else {
+        guard let decoded = Base64.decode(response) else {
             requests[requestID] = nil
             return [fail(requestID, user: login, code: .invalidBase64, reason: Reason.invalidContinuedResponse)]
         }

@@ -1,3 +1,4 @@
+import SASL
 public import NIOCore
 
 /// Cuts a client's byte stream into IMAP commands. The session gives it every line
@@ -390,7 +391,7 @@ public struct IMAPCommandFramer: Sendable {
         guard line.count <= limits.maximumCommandLength else {
             return refuse(IMAPParseError(.tooBig, tag: tag, "Response too long"), LiteralAnnouncement(line))
         }
-        guard let decoded = IMAPGrammar.decodeBase64(line) else {
+        guard let decoded = Base64.decode(line) else {
             return refuse(IMAPParseError(.syntax, tag: tag, "Invalid base64 data"), LiteralAnnouncement(line))
         }
         return .authenticationResponse(decoded)

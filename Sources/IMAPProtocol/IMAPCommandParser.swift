@@ -1,3 +1,4 @@
+import SASL
 /// Parses a complete IMAP command into an `IMAPCommand`.
 ///
 /// Two entry points: `parse(_:limits:)` takes the command's bytes as they came over the
@@ -311,11 +312,11 @@ struct IMAPGrammarParser {
         else { throw .syntax("Invalid mechanism name") }
         let name = IMAPGrammar.upperString(mechanism)
         guard scanner.consume(Self.space) else { return .authenticate(mechanism: name, initialResponse: nil) }
-        let response = scanner.take(while: { IMAPGrammar.base64Value($0) != nil || $0 == UInt8(ascii: "=") })
+        let response = scanner.take(while: { Base64.value($0) != nil || $0 == UInt8(ascii: "=") })
         if response.count == 1, response.first == UInt8(ascii: "=") {
             return .authenticate(mechanism: name, initialResponse: [])
         }
-        guard !response.isEmpty, let decoded = IMAPGrammar.decodeBase64(response) else {
+        guard !response.isEmpty, let decoded = Base64.decode(response) else {
             throw .syntax("Invalid base64 in initial response")
         }
         return .authenticate(mechanism: name, initialResponse: decoded)

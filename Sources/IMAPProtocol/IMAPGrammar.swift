@@ -76,48 +76,6 @@ enum IMAPGrammar {
     }
 
     // MARK: - BASE64
-
-    /// RFC 4648 §4 BASE64, strictly: the standard alphabet, length a multiple of four,
-    /// "=" only as one or two final padding characters. `nil` when malformed.
-    ///
-    /// - SeeAlso: RFC 9051 §9 (base64), RFC 4959 §7 (AUTHENTICATE initial response)
-    static func decodeBase64(_ text: some Collection<UInt8>) -> [UInt8]? {
-        let characters = Array(text)
-        guard characters.count % 4 == 0 else { return nil }
-        var padding = 0
-        if characters.last == UInt8(ascii: "=") { padding += 1 }
-        if characters.count >= 2, characters[characters.count - 2] == UInt8(ascii: "=") { padding += 1 }
-        var output: [UInt8] = []
-        output.reserveCapacity(characters.count / 4 * 3)
-        var bits: UInt32 = 0
-        var bitCount = 0
-        for (index, character) in characters.enumerated() {
-            if index >= characters.count - padding {
-                guard character == UInt8(ascii: "=") else { return nil }
-                continue
-            }
-            guard let value = base64Value(character) else { return nil }
-            bits = (bits << 6) | UInt32(value)
-            bitCount += 6
-            if bitCount >= 8 {
-                bitCount -= 8
-                output.append(UInt8(truncatingIfNeeded: bits >> UInt32(bitCount)))
-                bits &= (1 << UInt32(bitCount)) - 1
-            }
-        }
-        return output
-    }
-
-    static func base64Value(_ character: UInt8) -> UInt8? {
-        switch character {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"): return character - UInt8(ascii: "A")
-        case UInt8(ascii: "a")...UInt8(ascii: "z"): return character - UInt8(ascii: "a") + 26
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return character - UInt8(ascii: "0") + 52
-        case UInt8(ascii: "+"): return 62
-        case UInt8(ascii: "/"): return 63
-        default: return nil
-        }
-    }
 }
 
 /// A command as the framer hands it to the grammar parser: the text of all its lines

@@ -641,7 +641,7 @@ public struct POP3ServerStateMachine: Sendable {
         var initial: [UInt8]? = nil
         if let initialResponse {
             // RFC 5034 §4: "=" is an empty initial response, distinct from none.
-            guard let decoded = Self.decodeBase64(initialResponse) else { return refuse(.invalidBase64) }
+            guard let decoded = Base64.decodeResponse(initialResponse) else { return refuse(.invalidBase64) }
             initial = decoded
         }
         let action = sasl.start(initialResponse: initial)
@@ -657,7 +657,7 @@ public struct POP3ServerStateMachine: Sendable {
             let action = sasl.cancel()
             return saslStep(&sasl, action, mechanism: mechanism, login: login)
         }
-        guard let decoded = Self.decodeBase64(String(decoding: line, as: UTF8.self)) else {
+        guard let decoded = Base64.decodeResponse(String(decoding: line, as: UTF8.self)) else {
             state = .authorization(user: nil)
             _ = sasl.cancel()
             var actions: [Action] = []
@@ -745,17 +745,9 @@ public struct POP3ServerStateMachine: Sendable {
     private static func continuation(_ bytes: [UInt8]) -> ByteBuffer {
         var buffer = ByteBuffer()
         buffer.writeString("+ ")
-        buffer.writeString(Data(bytes).base64EncodedString())
+        buffer.writeString(Base64.encode(bytes))
         buffer.writeString("\r\n")
         return buffer
-    }
-
-    /// Base64 as RFC 4648 §4 writes it (Foundation is strict: no spaces, padding
-    /// required); "=" alone is the empty response.
-    static func decodeBase64(_ text: String) -> [UInt8]? {
-        if text == "=" { return [] }
-        guard let data = Data(base64Encoded: text) else { return nil }
-        return Array(data)
     }
 
     // MARK: - Errors

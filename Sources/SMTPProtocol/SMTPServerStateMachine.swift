@@ -606,7 +606,7 @@ public struct SMTPServerStateMachine {
         var initial: [UInt8]? = nil
         if let initialResponse {
             // RFC 4954 §4: "=" is an empty initial response.
-            guard let decoded = Self.decodeBase64(initialResponse) else { return refuse(.authenticationMalformed) }
+            guard let decoded = Base64.decodeResponse(initialResponse) else { return refuse(.authenticationMalformed) }
             initial = decoded
         }
         let action = sasl.start(initialResponse: initial)
@@ -622,7 +622,7 @@ public struct SMTPServerStateMachine {
             _ = sasl.cancel()
             return refuse(.authenticationCancelled)
         }
-        guard let decoded = Self.decodeBase64(text) else {
+        guard let decoded = Base64.decodeResponse(text) else {
             state = .ready
             return refuse(.authenticationMalformed)
         }
@@ -637,7 +637,7 @@ public struct SMTPServerStateMachine {
         switch action {
         case .challenge(let bytes):
             state = .authenticating(sasl, mechanism: mechanism, login: login)
-            return [.send(SMTPReply(334, nil, Data(bytes).base64EncodedString()))]
+            return [.send(SMTPReply(334, nil, Base64.encode(bytes)))]
         case .verifyPassword(let authorizationID, let authenticationID, let password):
             // We do not support acting as another user.
             if let authorizationID, !authorizationID.isEmpty, authorizationID.lowercased() != authenticationID.lowercased() {
@@ -661,7 +661,7 @@ public struct SMTPServerStateMachine {
                 // final 334 challenge; the client answers with an empty line, then 235.
                 // The outcome is recorded then, not before.
                 state = .awaitingFinalResponse(login: authenticationID)
-                return [.send(SMTPReply(334, nil, Data(serverFinal).base64EncodedString()))]
+                return [.send(SMTPReply(334, nil, Base64.encode(serverFinal)))]
             }
             authenticatedUser = authenticationID
             state = .ready
@@ -689,12 +689,6 @@ public struct SMTPServerStateMachine {
         }
         authenticatedUser = login
         return [.recordSCRAMOutcome(login: login, success: true), .send(.authenticated)]
-    }
-
-    static func decodeBase64(_ text: String) -> [UInt8]? {
-        if text == "=" { return [] }
-        guard let data = Data(base64Encoded: text) else { return nil }
-        return Array(data)
     }
 
     // MARK: - Errors
