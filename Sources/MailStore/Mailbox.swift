@@ -1,4 +1,5 @@
 public import MailCore
+import Synchronization
 
 /// The IMAP system flags (RFC 9051 §2.3.2) a stored message can carry. `\Recent` is
 /// not stored: it is a property of a session (RFC 3501), not of a message.
@@ -109,4 +110,253 @@ extension OpenMailbox {
         }
         return result
     }
+}
+
+// MARK: - Mailboxes of an account (IMAP)
+
+/// One mailbox of an account, as LIST shows it.
+public struct MailboxInfo: Sendable, Equatable {
+    /// The name with `MailboxNaming.separator` between levels; `"INBOX"` for the inbox.
+    public var name: String
+    /// RFC 6154 special use (`\Sent`, `\Drafts`, `\Trash`, `\Junk`, `\Archive`, …), or nil.
+    public var specialUse: String?
+    public var isSubscribed: Bool
+
+    public init(name: String, specialUse: String? = nil, isSubscribed: Bool = false) {
+        self.name = name
+        self.specialUse = specialUse
+        self.isSubscribed = isSubscribed
+    }
+}
+
+/// The store's mailbox naming rules, shared by every backend and the IMAP server.
+public enum MailboxNaming {
+    /// The hierarchy separator IMAP shows (Dovecot's `separator = /`).
+    public static let separator: Character = "/"
+
+    /// The special-use mailboxes every new account gets (RFC 6154), as Dovecot's
+    /// `mailbox` blocks with `auto = subscribe` set them up.
+    public static let defaultMailboxes: [(name: String, specialUse: String)] = [
+        ("Drafts", "\\Drafts"), ("Sent", "\\Sent"), ("Trash", "\\Trash"), ("Junk", "\\Junk"), ("Archive", "\\Archive"),
+    ]
+
+    /// The special uses the store accepts for CREATE … (USE (…)).
+    public static let supportedSpecialUses: Set<String> = ["\\Drafts", "\\Sent", "\\Trash", "\\Junk", "\\Archive",
+        "\\Flagged", "\\All"]
+
+    /// Why `name` cannot be a mailbox name, or nil when it can. The rules every backend
+    /// keeps, so that no name can become a path outside the account: no empty level
+    /// (`a//b`, a leading or trailing separator), no `.` or `..` level, no control
+    /// characters, no level starting with `~`, at most 255 octets per level and 16 levels.
+    public static func problem(with name: String) -> String? {
+        guard !name.isEmpty else { return "the name is empty" }
+        guard name.utf8.count <= 1024 else { return "the name is too long" }
+        let levels = name.split(separator: separator, omittingEmptySubsequences: false)
+        guard levels.count <= 16 else { return "too many levels" }
+        for level in levels {
+            guard !level.isEmpty else { return "empty level in the name" }
+            guard level != ".", level != ".." else { return "'.' and '..' are not mailbox names" }
+            guard !level.hasPrefix("~") else { return "a level cannot start with '~'" }
+            guard level.utf8.count <= 200 else { return "a level is too long" }
+            for scalar in level.unicodeScalars where scalar.value < 0x20 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value) {
+                return "control characters are not allowed"
+            }
+        }
+        return nil
+    }
+
+    /// Whether `name` is INBOX or inside it (`INBOX/x`): names compare case-insensitively
+    /// for INBOX only (RFC 9051 §5.1).
+    public static func isInbox(_ name: String) -> Bool { name.uppercased() == "INBOX" }
+
+    /// The parent of `name` (`a/b/c` → `a/b`), nil at the top level.
+    public static func parent(of name: String) -> String? {
+        guard let index = name.lastIndex(of: separator) else { return nil }
+        return String(name[..<index])
+    }
+}
+
+/// A flag change, as STORE and APPEND ask for it.
+public struct FlagChange: Sendable, Equatable {
+    public enum Operation: Sendable, Equatable {
+        /// `+FLAGS`
+        case add
+        /// `-FLAGS`
+        case remove
+        /// `FLAGS`: exactly these.
+        case replace
+    }
+
+    public var operation: Operation
+    public var flags: SystemFlags
+    /// Keywords as the client wrote them; they compare case-insensitively (RFC 9051
+    /// §2.3.2) and a message keeps the first spelling it was given.
+    public var keywords: [String]
+
+    public init(_ operation: Operation, flags: SystemFlags, keywords: [String] = []) {
+        self.operation = operation
+        self.flags = flags
+        self.keywords = keywords
+    }
+
+    /// The system flags and keywords of a message after this change.
+    public func applied(to flags: SystemFlags, keywords: [String]) -> (SystemFlags, [String]) {
+        switch operation {
+        case .replace:
+            return (self.flags, Self.unique(self.keywords))
+        case .add:
+            var result = keywords
+            for keyword in self.keywords where !result.contains(where: { $0.lowercased() == keyword.lowercased() }) {
+                result.append(keyword)
+            }
+            return (flags.union(self.flags), result)
+        case .remove:
+            let removed = Set(self.keywords.map { $0.lowercased() })
+            return (flags.subtracting(self.flags), keywords.filter { !removed.contains($0.lowercased()) })
+        }
+    }
+
+    static func unique(_ keywords: [String]) -> [String] {
+        var seen = Set<String>()
+        return keywords.filter { seen.insert($0.lowercased()).inserted }
+    }
+}
+
+/// A message to add to a mailbox (IMAP APPEND).
+public struct NewMessage: Sendable {
+    /// RFC 5322 octets, CRLF line ends as the client sent them.
+    public var bytes: [UInt8]
+    public var flags: SystemFlags
+    public var keywords: [String]
+    /// Seconds since 1970; nil for now.
+    public var internalDate: Int64?
+
+    public init(bytes: [UInt8], flags: SystemFlags = [], keywords: [String] = [], internalDate: Int64? = nil) {
+        self.bytes = bytes
+        self.flags = flags
+        self.keywords = keywords
+        self.internalDate = internalDate
+    }
+}
+
+/// Where messages went: `APPENDUID` / `COPYUID` (RFC 4315).
+public struct StoredUIDs: Sendable, Equatable {
+    public var uidValidity: UInt32
+    /// The new UIDs, in the order of the messages given (for COPY: of `sourceUIDs`).
+    public var uids: [UInt32]
+    /// COPY: the source UIDs that were copied (expunged ones are left out), in the same
+    /// order as `uids`.
+    public var sourceUIDs: [UInt32]
+
+    public init(uidValidity: UInt32, uids: [UInt32], sourceUIDs: [UInt32] = []) {
+        self.uidValidity = uidValidity
+        self.uids = uids
+        self.sourceUIDs = sourceUIDs
+    }
+}
+
+/// The folder side of the store, which IMAP needs on top of `MailboxStore`.
+///
+/// Names use `MailboxNaming.separator`; `"INBOX"` is the inbox. Every name from a client
+/// goes through `MailboxNaming.problem(with:)` here (`.notFound` with a reason otherwise)
+/// before it comes anywhere near a path. Every call is durable when it returns.
+public protocol MailboxFolders: MailboxStore {
+    /// The account's mailboxes, INBOX first, then by name. The first call for an account
+    /// creates `MailboxNaming.defaultMailboxes`, subscribed.
+    func mailboxes(account: MailAddress) async throws(StoreError) -> [MailboxInfo]
+    /// `.alreadyExists`; a missing parent is created too (RFC 9051 §6.3.4). A
+    /// `specialUse` outside `MailboxNaming.supportedSpecialUses` is `.permissionDenied`.
+    func create(account: MailAddress, mailbox: String, specialUse: String?) async throws(StoreError)
+    /// `.notFound`; INBOX is `.permissionDenied`; a mailbox with children is `.inUse`
+    /// (IMAP answers `NO [HASCHILDREN]`). Its messages are gone for good.
+    func delete(account: MailAddress, mailbox: String) async throws(StoreError)
+    /// Renames a mailbox and everything under it. `.notFound`, `.alreadyExists`.
+    /// Renaming INBOX moves its messages into the new mailbox and leaves INBOX empty
+    /// (RFC 9051 §6.3.6).
+    func rename(account: MailAddress, from: String, to: String) async throws(StoreError)
+    /// Subscriptions may name mailboxes that do not exist (RFC 9051 §6.3.7).
+    func setSubscribed(account: MailAddress, mailbox: String, subscribed: Bool) async throws(StoreError)
+    /// Adds messages to a mailbox (`.notFound`: IMAP `NO [TRYCREATE]`). All or none.
+    func append(account: MailAddress, mailbox: String, messages: [NewMessage]) async throws(StoreError) -> StoredUIDs
+}
+
+/// The parts of an opened mailbox IMAP needs beyond POP3's.
+public protocol IMAPMailbox: OpenMailbox {
+    /// Changes flags and keywords; returns the new summaries of the messages that exist
+    /// (changed or not), in UID order.
+    func changeFlags(uids: [UInt32], _ change: FlagChange) async throws(StoreError) -> [MessageSummary]
+    /// Copies messages into `mailbox` of the same account (`.notFound` when it does not
+    /// exist), keeping flags, keywords and INTERNALDATE. Expunged sources are skipped.
+    func copy(uids: [UInt32], to mailbox: String) async throws(StoreError) -> StoredUIDs
+}
+
+/// Wakes sessions waiting for changes to an account's mail (IMAP IDLE): deliveries and
+/// other sessions' changes post here; waiters then refresh their mailbox.
+public final class MailboxChangeNotifier: Sendable {
+    private struct Waiter {
+        let id: UInt64
+        let continuation: CheckedContinuation<Void, Never>
+    }
+
+    private struct State {
+        var nextID: UInt64 = 0
+        var waiters: [String: [Waiter]] = [:]
+        /// Waits not finished yet (registered or about to be).
+        var pending: Set<UInt64> = []
+        /// Waits whose time ran out before they were registered.
+        var expired: Set<UInt64> = []
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Wakes everyone waiting on `account` (canonical address).
+    public func post(account: String) {
+        let woken = state.withLock { state -> [Waiter] in
+            let woken = state.waiters.removeValue(forKey: account) ?? []
+            for waiter in woken { state.pending.remove(waiter.id) }
+            return woken
+        }
+        for waiter in woken { waiter.continuation.resume() }
+    }
+
+    /// Returns at the next `post` for `account`, or after `timeout`, whichever is first.
+    public func wait(account: String, timeout: Duration) async {
+        let id = state.withLock { state -> UInt64 in
+            state.nextID += 1
+            state.pending.insert(state.nextID)
+            return state.nextID
+        }
+        let timer = Task {
+            guard (try? await Task.sleep(for: timeout)) != nil else { return }
+            self.expire(account: account, id: id)
+        }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { state -> Bool in
+                if state.expired.remove(id) != nil { return true }
+                state.waiters[account, default: []].append(Waiter(id: id, continuation: continuation))
+                return false
+            }
+            if now { continuation.resume() }
+        }
+        timer.cancel()
+    }
+
+    private func expire(account: String, id: UInt64) {
+        let waiter = state.withLock { state -> Waiter? in
+            guard state.pending.remove(id) != nil else { return nil }
+            guard var list = state.waiters[account], let index = list.firstIndex(where: { $0.id == id }) else {
+                state.expired.insert(id)
+                return nil
+            }
+            let waiter = list.remove(at: index)
+            state.waiters[account] = list.isEmpty ? nil : list
+            return waiter
+        }
+        waiter?.continuation.resume()
+    }
+
+    /// Waiters right now (tests, metrics).
+    public var waiterCount: Int { state.withLock { $0.waiters.values.reduce(0) { $0 + $1.count } } }
 }
