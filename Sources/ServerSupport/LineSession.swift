@@ -58,6 +58,11 @@ public enum SessionAction<Event: Sendable> {
     /// Stop reading, run this work off the event loop, and hand its result to
     /// `complete`. Lines that arrive meanwhile wait, in order.
     case run(@Sendable () async -> Event)
+    /// Run this work off the event loop *while reading goes on* (IMAP IDLE waiting for
+    /// new mail while the client may send DONE); its result goes to `complete` like a
+    /// `.run`'s, unless the connection is gone by then, when it is dropped. The session
+    /// must expect the result at any time, also in a state where it no longer matters.
+    case spawn(@Sendable () async -> Event)
     /// Flush and close the connection.
     case close
 }

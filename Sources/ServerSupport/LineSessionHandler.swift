@@ -43,6 +43,9 @@ public final class LineSessionHandler<Session: LineSession>: ChannelDuplexHandle
     /// Replies written during `processBuffer` and not flushed yet.
     private var hasUnflushedWrites = false
     private var channelContext: ChannelHandlerContext?
+    /// `.run` work held back until the socket drains: a session that answers in batches
+    /// (a large IMAP FETCH) produces the next batch only once the last one is on its way.
+    private var deferredWork: [@Sendable () async -> Session.Event] = []
 
     public init(
         session: Session, context: ConnectionContext, maximumLineLength: Int, tlsContext: NIOSSLContext?,
@@ -118,6 +121,12 @@ public final class LineSessionHandler<Session: LineSession>: ChannelDuplexHandle
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
+            if !deferredWork.isEmpty {
+                let works = deferredWork
+                deferredWork = []
+                running -= works.count
+                for work in works { run(work, context: context) }
+            }
             if !isBusy && !isClosing { resumeReading(context: context) }
             processBuffer(context: context)
         } else {
@@ -214,7 +223,21 @@ public final class LineSessionHandler<Session: LineSession>: ChannelDuplexHandle
                     wrote = false
                     hasUnflushedWrites = false
                 }
+                if !context.channel.isWritable {
+                    // Counted as running (reading stays off) until it can start.
+                    running += 1
+                    context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+                    deferredWork.append(work)
+                    continue
+                }
                 run(work, context: context)
+            case .spawn(let work):
+                if wrote || hasUnflushedWrites {
+                    context.flush()
+                    wrote = false
+                    hasUnflushedWrites = false
+                }
+                spawn(work, context: context)
             case .close:
                 isClosing = true
                 buffer.clear()
@@ -267,6 +290,17 @@ public final class LineSessionHandler<Session: LineSession>: ChannelDuplexHandle
             // `complete` may have started the next piece of work already.
             guard !self.isClosing, !self.isBusy else { return }
             self.resumeReading(context: context)
+            self.processBuffer(context: context)
+        }
+    }
+
+    private func spawn(_ work: @escaping @Sendable () async -> Session.Event, context: ChannelHandlerContext) {
+        let promise = context.eventLoop.makePromise(of: Session.Event.self)
+        promise.completeWithTask { await work() }
+        promise.futureResult.assumeIsolated().whenSuccess { [self] event in
+            guard !self.isInactive, !self.isClosing, let context = self.channelContext else { return }
+            self.perform(self.session.complete(event), context: context)
+            guard !self.isClosing, !self.isBusy else { return }
             self.processBuffer(context: context)
         }
     }
