@@ -130,6 +130,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "IMAPServer",
+            dependencies: [
+                "IMAPProtocol", "MIMEStructure", "SASL", "ServerSupport", "Directory", "MailStore", "MailCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Directory",
             dependencies: [
                 "MailCore", "SASL", "CCrypt", "CArgon2",
@@ -182,7 +191,7 @@ let package = Package(
             name: "TsubameServer",
             dependencies: [
                 "MailCore", "Directory", "ServerSupport", "SMTPProtocol", "SMTPServer", "SASL", "MailStore",
-                "DovecotAuthServer", "SQLDirectory", "LDAPDirectory", "POP3Server",
+                "DovecotAuthServer", "SQLDirectory", "LDAPDirectory", "POP3Server", "IMAPServer",
                 "MaildirStore", "MailQueue",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -230,6 +239,14 @@ let package = Package(
         .testTarget(
             name: "LDAPDirectoryTests",
             dependencies: ["LDAPDirectory", "Directory", "MailCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "IMAPServerTests",
+            dependencies: [
+                "IMAPServer", "MailTestSupport", "IMAPProtocol", "Directory", "MailStore", "MailCore", "ServerSupport",
+                "SASL", .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -305,6 +305,8 @@ public final class MailboxChangeNotifier: Sendable {
         var pending: Set<UInt64> = []
         /// Waits whose time ran out before they were registered.
         var expired: Set<UInt64> = []
+        /// Changes posted per account (one entry per account that ever changed).
+        var generations: [String: UInt64] = [:]
     }
 
     private let state = Mutex(State())
@@ -314,6 +316,7 @@ public final class MailboxChangeNotifier: Sendable {
     /// Wakes everyone waiting on `account` (canonical address).
     public func post(account: String) {
         let woken = state.withLock { state -> [Waiter] in
+            state.generations[account, default: 0] &+= 1
             let woken = state.waiters.removeValue(forKey: account) ?? []
             for waiter in woken { state.pending.remove(waiter.id) }
             return woken
@@ -321,13 +324,23 @@ public final class MailboxChangeNotifier: Sendable {
         for waiter in woken { waiter.continuation.resume() }
     }
 
-    /// Returns at the next `post` for `account`, or after `timeout`, whichever is first.
-    public func wait(account: String, timeout: Duration) async {
-        let id = state.withLock { state -> UInt64 in
+    /// How many changes `account` has seen: read it before looking at the mailbox, and
+    /// pass it to `wait(account:since:timeout:)`, so that a change posted while the
+    /// caller was busy is not missed.
+    public func generation(account: String) -> UInt64 {
+        state.withLock { $0.generations[account] ?? 0 }
+    }
+
+    /// Returns at the next `post` for `account` — at once when one came after
+    /// `generation` was read — or after `timeout`, whichever is first.
+    public func wait(account: String, since generation: UInt64? = nil, timeout: Duration) async {
+        let id = state.withLock { state -> UInt64? in
+            if let generation, (state.generations[account] ?? 0) != generation { return nil }
             state.nextID += 1
             state.pending.insert(state.nextID)
             return state.nextID
         }
+        guard let id else { return }
         let timer = Task {
             guard (try? await Task.sleep(for: timeout)) != nil else { return }
             self.expire(account: account, id: id)
@@ -335,6 +348,10 @@ public final class MailboxChangeNotifier: Sendable {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let now = state.withLock { state -> Bool in
                 if state.expired.remove(id) != nil { return true }
+                if let generation, (state.generations[account] ?? 0) != generation {
+                    state.pending.remove(id)
+                    return true
+                }
                 state.waiters[account, default: []].append(Waiter(id: id, continuation: continuation))
                 return false
             }

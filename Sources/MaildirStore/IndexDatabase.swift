@@ -3,8 +3,9 @@ import Foundation
 import GRDB
 import MailStore
 
-/// The per-account SQLite index of `MaildirMailbox` (schema, rows, Dovecot adoption).
-/// Every function here runs on the mailbox's queue.
+/// The per-account SQLite index of an account's Maildir folders (schema, rows, Dovecot
+/// adoption, special use, subscriptions). Every function here runs on a folder's or the
+/// account's store queue, never on the caller's thread.
 enum IndexDatabase {
     static let fileName = "tsubame-index.sqlite"
 
@@ -70,7 +71,42 @@ enum IndexDatabase {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v3") { db in
+            // The folder side (IMAP): whether the default mailboxes were made, the last
+            // UIDVALIDITY handed out (a new mailbox's must be higher than any earlier
+            // mailbox of that name had: RFC 9051 §2.3.1.1), special use and
+            // subscriptions by mailbox name (a subscription may name a mailbox that does
+            // not exist, RFC 9051 §6.3.7, so neither refers to `mailboxes`).
+            try db.execute(
+                sql: """
+                    CREATE TABLE account_state (
+                        id INTEGER PRIMARY KEY CHECK (id = 1),
+                        initialised INTEGER NOT NULL DEFAULT 0,
+                        last_uidvalidity INTEGER NOT NULL DEFAULT 0
+                    );
+                    INSERT INTO account_state (id, initialised, last_uidvalidity)
+                        SELECT 1, 0, COALESCE(MAX(uidvalidity), 0) FROM mailboxes;
+                    CREATE TABLE special_use (
+                        name TEXT PRIMARY KEY,
+                        attribute TEXT NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE TABLE subscriptions (
+                        name TEXT PRIMARY KEY
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
+    }
+
+    /// A read; errors become `StoreError`s.
+    static func read<T>(_ database: DatabaseQueue, _ body: (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try database.read(body)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(.temporary, "index: \(error)")
+        }
     }
 
     /// A write transaction; errors become `StoreError`s.
@@ -90,26 +126,135 @@ enum IndexDatabase {
     static func mailbox(
         named name: String, in database: DatabaseQueue, adopting directory: String
     ) throws(StoreError) -> (id: Int64, uidValidity: UInt32) {
-        try write(database) { db in
-            if let row = try Row.fetchOne(db, sql: "SELECT id, uidvalidity FROM mailboxes WHERE name = ?", arguments: [name]) {
-                return (row[0], UInt32(truncatingIfNeeded: row[1] as Int64))
-            }
-            let uidlist = DovecotUIDList.read(directory + "/dovecot-uidlist")
-            // RFC 9051 §2.3.1.1: a new UIDVALIDITY must be higher than any earlier one
-            // of this mailbox; the time in seconds is what Dovecot uses too.
-            let uidValidity = uidlist?.uidValidity ?? UInt32(clamping: Int(Date().timeIntervalSince1970))
-            let highestAdopted = uidlist?.uids.values.max() ?? 0
-            let uidNext = max(uidlist?.nextUID ?? 1, highestAdopted + 1, 1)
+        try write(database) { db in try mailbox(named: name, in: db, adopting: directory) }
+    }
+
+    /// `mailbox(named:in:adopting:)` inside a transaction.
+    static func mailbox(named name: String, in db: Database, adopting directory: String) throws -> (
+        id: Int64, uidValidity: UInt32
+    ) {
+        if let row = try Row.fetchOne(db, sql: "SELECT id, uidvalidity FROM mailboxes WHERE name = ?", arguments: [name]) {
+            return (row[0], UInt32(truncatingIfNeeded: row[1] as Int64))
+        }
+        let uidlist = DovecotUIDList.read(directory + "/dovecot-uidlist")
+        let uidValidity = try uidlist.map { try noteUIDValidity(db, $0.uidValidity) } ?? nextUIDValidity(db)
+        let highestAdopted = uidlist?.uids.values.max() ?? 0
+        let uidNext = max(uidlist?.nextUID ?? 1, highestAdopted + 1, 1)
+        let id = try insertMailbox(db, name: name, uidValidity: uidValidity, uidNext: uidNext)
+        for (base, uid) in uidlist?.uids ?? [:] {
             try db.execute(
-                sql: "INSERT INTO mailboxes (name, uidvalidity, uidnext, highestmodseq) VALUES (?, ?, ?, 1)",
-                arguments: [name, Int64(uidValidity), Int64(uidNext)])
-            let id = db.lastInsertedRowID
-            for (base, uid) in uidlist?.uids ?? [:] {
-                try db.execute(
-                    sql: "INSERT INTO adopted_uids (mailbox, base, uid) VALUES (?, ?, ?)",
-                    arguments: [id, base, Int64(uid)])
-            }
-            return (id, uidValidity)
+                sql: "INSERT INTO adopted_uids (mailbox, base, uid) VALUES (?, ?, ?)",
+                arguments: [id, base, Int64(uid)])
+        }
+        return (id, uidValidity)
+    }
+
+    /// Inserts a mailbox row; returns its id.
+    static func insertMailbox(
+        _ db: Database, name: String, uidValidity: UInt32, uidNext: UInt32, highestModificationSequence: UInt64 = 1
+    ) throws -> Int64 {
+        try db.execute(
+            sql: "INSERT INTO mailboxes (name, uidvalidity, uidnext, highestmodseq) VALUES (?, ?, ?, ?)",
+            arguments: [name, Int64(uidValidity), Int64(uidNext), Int64(highestModificationSequence)])
+        return db.lastInsertedRowID
+    }
+
+    /// A UIDVALIDITY for a new mailbox: the time in seconds, as Dovecot uses, but always
+    /// higher than any this account's index handed out before, so that a mailbox made
+    /// again under an earlier name never repeats its UIDVALIDITY (RFC 9051 §2.3.1.1).
+    static func nextUIDValidity(_ db: Database) throws -> UInt32 {
+        let last = try Int64.fetchOne(db, sql: "SELECT last_uidvalidity FROM account_state WHERE id = 1") ?? 0
+        let now = Int64(Date().timeIntervalSince1970)
+        // UIDVALIDITY is a non-zero 32-bit number; past 2^32 - 1 (in 2106, or after
+        // billions of mailboxes) the index has to be moved away.
+        let next = max(now, last + 1, 1)
+        guard next < Int64(UInt32.max) else {
+            throw StoreError(.limitExceeded, "UIDVALIDITY values exhausted; move the index away")
+        }
+        return try noteUIDValidity(db, UInt32(next))
+    }
+
+    /// Records `value` as handed out (adopted from Dovecot, or new); returns it.
+    @discardableResult
+    static func noteUIDValidity(_ db: Database, _ value: UInt32) throws -> UInt32 {
+        try db.execute(
+            sql: """
+                INSERT INTO account_state (id, last_uidvalidity) VALUES (1, ?)
+                ON CONFLICT (id) DO UPDATE SET last_uidvalidity = MAX(last_uidvalidity, excluded.last_uidvalidity)
+                """, arguments: [Int64(value)])
+        return value
+    }
+
+    /// The row of mailbox `name`, if the index has one.
+    static func mailboxRow(_ db: Database, named name: String) throws -> MailboxRow? {
+        guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM mailboxes WHERE name = ?", arguments: [name]) else {
+            return nil
+        }
+        return try MailboxRow.fetch(db, id: id)
+    }
+
+    /// Whether `mailboxes(account:)` has made the default mailboxes for this account.
+    static func isInitialised(_ db: Database) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT initialised FROM account_state WHERE id = 1") ?? false
+    }
+
+    static func markInitialised(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO account_state (id, initialised) VALUES (1, 1)
+                ON CONFLICT (id) DO UPDATE SET initialised = 1
+                """)
+    }
+
+    /// Special use by mailbox name.
+    static func specialUses(_ db: Database) throws -> [String: String] {
+        var result: [String: String] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT name, attribute FROM special_use") {
+            result[row[0]] = row[1]
+        }
+        return result
+    }
+
+    static func setSpecialUse(_ db: Database, name: String, attribute: String?) throws {
+        try db.execute(sql: "DELETE FROM special_use WHERE name = ?", arguments: [name])
+        if let attribute {
+            try db.execute(sql: "INSERT INTO special_use (name, attribute) VALUES (?, ?)", arguments: [name, attribute])
+        }
+    }
+
+    static func subscriptions(_ db: Database) throws -> Set<String> {
+        Set(try String.fetchAll(db, sql: "SELECT name FROM subscriptions"))
+    }
+
+    static func setSubscribed(_ db: Database, name: String, subscribed: Bool) throws {
+        if subscribed {
+            try db.execute(sql: "INSERT OR IGNORE INTO subscriptions (name) VALUES (?)", arguments: [name])
+        } else {
+            try db.execute(sql: "DELETE FROM subscriptions WHERE name = ?", arguments: [name])
+        }
+    }
+
+    /// RENAME in a table keyed by mailbox name (`mailboxes`, `special_use`,
+    /// `subscriptions`): `source` and every name under it move under `target`; rows
+    /// already there under a new name give way (stale rows of mailboxes whose
+    /// directories are gone; in `mailboxes` their messages go with them).
+    static func renameHierarchy(_ db: Database, table: String, from source: String, to target: String) throws {
+        let prefix = source + String(MailboxNaming.separator)
+        let names = try String.fetchAll(db, sql: "SELECT name FROM \(table)")
+        let mapping = names.filter { $0.utf8.elementsEqual(source.utf8) || MaildirFolderName.hasPrefix($0, prefix) }.map {
+            (old: $0, new: MaildirFolderName.replacingPrefix(source, of: $0, with: target))
+        }
+        let old = Set(mapping.map(\.old))
+        for (_, new) in mapping where !old.contains(new) {
+            try db.execute(sql: "DELETE FROM \(table) WHERE name = ?", arguments: [new])
+        }
+        // Through names no mailbox can have (control characters), so that no UNIQUE
+        // constraint sees two rows with one name half-way.
+        for (index, entry) in mapping.enumerated() {
+            try db.execute(sql: "UPDATE \(table) SET name = ? WHERE name = ?", arguments: ["\u{1}\(index)", entry.old])
+        }
+        for (index, entry) in mapping.enumerated() {
+            try db.execute(sql: "UPDATE \(table) SET name = ? WHERE name = ?", arguments: [entry.new, "\u{1}\(index)"])
         }
     }
 

@@ -55,7 +55,8 @@ public final class MaildirDelivery: MessageDelivery {
     /// `\072`, as Dovecot does.
     let fileNameHost: String
     let processID: Int32
-    private let sequence = Atomic<Int>(0)
+    /// Woken after each delivery (IMAP IDLE), with each recipient's canonical address.
+    let notifier: MailboxChangeNotifier?
     /// Maildirs known to be durable on disk (see `prepareMaildir`).
     private let durableMaildirs = Mutex<Set<String>>([])
     private let queue = DispatchQueue(
@@ -65,11 +66,13 @@ public final class MaildirDelivery: MessageDelivery {
     ///   - root: the directory that holds one directory per domain (`/var/mail/vhosts`).
     ///     Created on the first delivery if missing.
     ///   - hostname: this host's name, for unique file names.
-    public init(root: String, hostname: String) {
+    ///   - notifier: told about every delivery, so that IMAP IDLE sessions wake up.
+    public init(root: String, hostname: String, notifier: MailboxChangeNotifier? = nil) {
         self.root = root
         self.hostname = hostname
         self.fileNameHost = Self.encodedHostname(hostname)
         self.processID = getpid()
+        self.notifier = notifier
     }
 
     public func deliver(_ message: [UInt8], to recipients: [MailAddress]) async throws(StoreError) {
@@ -90,6 +93,9 @@ public final class MaildirDelivery: MessageDelivery {
             }
         }
         try result.get()
+        if let notifier {
+            for account in Set(recipients.map(\.canonical)) { notifier.post(account: account) }
+        }
     }
 
     /// The Maildir of `address`: `<root>/<domain>/<local>` with both segments encoded.
@@ -157,10 +163,7 @@ public final class MaildirDelivery: MessageDelivery {
     /// RFC822.SIZE); stored messages already have CRLF line ends, so both are equal.
     /// The counter makes names unique within the process even within one microsecond.
     func nextFileName(size: Int) -> String {
-        var now = timeval()
-        _ = gettimeofday(&now, nil)
-        let counter = sequence.wrappingAdd(1, ordering: .relaxed).newValue
-        return "\(now.tv_sec).M\(now.tv_usec)P\(processID)Q\(counter).\(fileNameHost),S=\(size),W=\(size)"
+        MaildirFileName.uniqueBase(host: fileNameHost, processID: processID, size: size, crlfSize: size)
     }
 
     // MARK: - Delivery (blocking; runs on `queue`)

@@ -1,6 +1,7 @@
 import DurableFiles
 import MailCore
 import MailStore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -52,6 +53,35 @@ struct MaildirFileName: Sendable, Equatable {
         if flags.contains(.seen) { letters += "S" }
         if flags.contains(.deleted) { letters += "T" }
         return "cur/\(base):2,\(letters)"
+    }
+
+    /// Names made by this process, deliveries and appends alike: one counter, so that
+    /// two names made in the same microsecond never meet (a base in `new/` and the same
+    /// base in `cur/` would be taken for one message).
+    private static let counter = Atomic<Int>(0)
+
+    /// A new unique base as Dovecot writes it:
+    /// `<seconds>.M<microseconds>P<pid>Q<counter>.<host>,S=<size>,W=<size with CRLF>`.
+    ///
+    /// `S=` is the file size and `W=` the size with CRLF line ends (IMAP's RFC822.SIZE).
+    /// `host` is already encoded (`MaildirDelivery.encodedHostname`).
+    static func uniqueBase(host: String, processID: Int32, size: Int, crlfSize: Int) -> String {
+        var now = timeval()
+        _ = gettimeofday(&now, nil)
+        let number = counter.wrappingAdd(1, ordering: .relaxed).newValue
+        return "\(now.tv_sec).M\(now.tv_usec)P\(processID)Q\(number).\(host),S=\(size),W=\(crlfSize)"
+    }
+
+    /// The size of `bytes` with every bare LF counted as CRLF: Dovecot's virtual size
+    /// (`,W=`), the length IMAP reports for a message a client appended.
+    static func crlfSize(of bytes: [UInt8]) -> Int {
+        var size = bytes.count
+        var previous: UInt8 = 0
+        for byte in bytes {
+            if byte == 0x0A && previous != 0x0D { size += 1 }
+            previous = byte
+        }
+        return size
     }
 
     /// The base of a relative path (`cur/x:2,S` → `x`).

@@ -10,6 +10,8 @@ import NIOSSL
 import DovecotAuthProtocol
 import POP3Protocol
 import POP3Server
+import IMAPProtocol
+import IMAPServer
 import DovecotAuthServer
 import LDAPDirectory
 import SQLDirectory
@@ -85,19 +87,30 @@ public final class Server: Sendable {
         let authenticator = Authenticator(
             directory: userDatabases, policy: policy, logger: Logger(label: "tsubame.auth"))
 
+        // One store and one notifier for every protocol: sessions that have the same
+        // mailbox open share its state, and IDLE hears of deliveries at once.
+        let notifier = MailboxChangeNotifier()
+        let mailStore = MaildirMailboxStore(root: Paths.mail(dataDirectory), notifier: notifier)
         let smtpServices = SMTPServices(
             directory: userDatabases, authenticator: authenticator,
-            delivery: MaildirDelivery(root: Paths.mail(dataDirectory), hostname: configuration.hostname),
+            delivery: MaildirDelivery(root: Paths.mail(dataDirectory), hostname: configuration.hostname, notifier: notifier),
             spool: Spool(directory: Paths.queue(dataDirectory)), logger: Logger(label: "tsubame.smtp"),
             senderAllowances: configuration.smtp.senderAllowances,
             now: { Int64(Date().timeIntervalSince1970) })
 
         let pop3Services = POP3Services(
-            authenticator: authenticator, store: MaildirMailboxStore(root: Paths.mail(dataDirectory)),
+            authenticator: authenticator, store: mailStore,
             uidlFormat: try UIDLFormat(parsing: configuration.pop3.uidlFormat),
             retrieveMarksSeen: configuration.pop3.retrieveMarksSeen,
             loginDelay: configuration.pop3.loginDelay.map { LoginDelay(seconds: Int($0.components.seconds)) },
             logger: Logger(label: "tsubame.pop3"))
+
+        let mechanisms = configuration.smtp.authMechanisms.compactMap(SASLMechanism.init(name:))
+        var imapLimits = IMAPLimits()
+        imapLimits.maximumMessageSize = configuration.smtp.maximumMessageSize
+        let imapServices = IMAPServices(
+            authenticator: authenticator, store: mailStore, notifier: notifier, logger: Logger(label: "tsubame.imap"),
+            mechanisms: mechanisms, allowPlaintextAuth: configuration.auth.allowPlaintext, limits: imapLimits)
 
         let enabled = configuration.listen.services.compactMap { entry in entry.address.map { (entry.service, $0) } }
         let tlsContext = enabled.isEmpty ? nil : try makeTLSContext(configuration, dataDirectory: dataDirectory, logger: logger)
@@ -116,7 +129,8 @@ public final class Server: Sendable {
                 }
                 let listener = try await bindListener(
                     service, address: socketAddress, configuration: configuration, tlsContext: tlsContext,
-                    smtpServices: smtpServices, pop3Services: pop3Services, logger: logger)
+                    smtpServices: smtpServices, pop3Services: pop3Services, imapServices: imapServices,
+                    logger: logger)
                 listeners.append(listener)
                 services.append(listener)
                 bound[service] = listener.localAddress
@@ -168,7 +182,7 @@ public final class Server: Sendable {
 
     private static func bindListener(
         _ service: ServiceKind, address: SocketAddress, configuration: Configuration, tlsContext: NIOSSLContext?,
-        smtpServices: SMTPServices, pop3Services: POP3Services, logger: Logger
+        smtpServices: SMTPServices, pop3Services: POP3Services, imapServices: IMAPServices, logger: Logger
     ) async throws -> any ClosableListener {
         var limits = ListenerLimits()
         limits.maximumConnections = configuration.limits.maximumConnections
@@ -211,13 +225,15 @@ public final class Server: Sendable {
                     return POP3Session(configuration: pop3, context: context, services: pop3Services)
                 })
         case .imap, .imaps:
-            let dialect = PlaceholderSession.Dialect(service)
             limits.idleTimeout = timeAmount(configuration.limits.imapIdleTimeout)
-            return try await Listener<PlaceholderSession>.bind(
+            // The framer refuses over-long commands itself (IMAPLimits) and must see them
+            // to do so cleanly: the connection's line limit sits above its own.
+            limits.maximumLineLength = max(limits.maximumLineLength, imapServices.limits.maximumCommandLength) + 1024
+            return try await Listener<IMAPSession>.bind(
                 name: service.rawValue, address: address, tlsMode: service.tlsMode, tlsContext: tlsContext,
                 limits: limits, shutdownGracePeriod: grace, logger: logger,
-                refusal: { _ in PlaceholderSession.refusalMessage(dialect, hostname: hostname) },
-                makeSession: { context in PlaceholderSession(dialect: dialect, context: context, hostname: hostname) })
+                refusal: { _ in "* BYE [UNAVAILABLE] Too many connections, try again later\r\n" },
+                makeSession: { context in IMAPSession(context: context, services: imapServices) })
         }
     }
 

@@ -319,11 +319,17 @@ struct MaildirMailboxTests {
         #expect(MaildirFileName.base(of: "cur/b:2,DS") == "b")
     }
 
-    @Test func onlyTheInboxExistsYet() async throws {
+    @Test func unknownAndHostileMailboxesAreNotFound() async throws {
         let root = try TemporaryRoot()
         defer { root.remove() }
-        await #expect(throws: StoreError.self) {
-            try await MaildirMailboxStore(root: root.path).open(account: alice, mailbox: "../../etc")
+        let store = MaildirMailboxStore(root: root.path)
+        for name in ["../../etc", "Nope", "a//b", ""] {
+            do {
+                _ = try await store.open(account: alice, mailbox: name)
+                Issue.record("\(name) opened")
+            } catch {
+                #expect(error.kind == .notFound)
+            }
         }
     }
 }

@@ -44,7 +44,7 @@ struct LineSessionHandlerTests {
 /// A session that takes a resource in two asynchronous steps (like POP3: log in, then
 /// lock and open the maildrop) and must give it back when the connection ends.
 struct LockingSession: LineSession {
-    enum Event: Sendable { case loggedIn, opened, first, second, nothing }
+    enum Event: Sendable { case loggedIn, opened, first, second, woke, nothing }
 
     let journal: Journal
     var holdsLock = false
@@ -72,6 +72,12 @@ struct LockingSession: LineSession {
                     return .second
                 },
             ]
+        case "WAIT":
+            // Like IMAP IDLE: work that waits while the client may go on sending.
+            return [.spawn {
+                try? await Task.sleep(for: .milliseconds(150))
+                return .woke
+            }]
         default:
             return [.send(ByteBuffer(string: "ECHO \(text)\r\n"))]
         }
@@ -91,6 +97,8 @@ struct LockingSession: LineSession {
         case .opened:
             holdsLock = true
             return [.send(ByteBuffer(string: "OPENED\r\n"))]
+        case .woke:
+            return [.send(ByteBuffer(string: "WOKE\r\n"))]
         case .first, .second, .nothing:
             return []
         }
@@ -161,6 +169,53 @@ struct LineSessionHandlerCloseTests {
         #expect(journal.all == ["line TWO", "event first", "event second", "line NEXT"])
         var reply = try #require(try channel.readOutbound(as: ByteBuffer.self))
         #expect(reply.readString(length: reply.readableBytes) == "ECHO NEXT\r\n")
+        _ = try? channel.finish()
+    }
+
+    /// `.spawn`: the line after it is read at once, and the work's result still arrives.
+    @Test func spawnedWorkDoesNotHoldBackInput() async throws {
+        let journal = Journal()
+        let channel = try Self.makeChannel(journal)
+        try channel.writeInbound(ByteBuffer(string: "WAIT\r\nNEXT\r\n"))
+        channel.embeddedEventLoop.run()
+        #expect(journal.all == ["line WAIT", "line NEXT"])
+        try await Self.settle(channel) { journal.all.contains("event woke") }
+        #expect(journal.all == ["line WAIT", "line NEXT", "event woke"])
+        var output = ""
+        while var reply = try channel.readOutbound(as: ByteBuffer.self) {
+            output += reply.readString(length: reply.readableBytes) ?? ""
+        }
+        #expect(output == "ECHO NEXT\r\nWOKE\r\n")
+        _ = try? channel.finish()
+    }
+
+    /// A spawned result that arrives after the client left is dropped.
+    @Test func spawnedResultAfterCloseIsDropped() async throws {
+        let journal = Journal()
+        let channel = try Self.makeChannel(journal)
+        try channel.writeInbound(ByteBuffer(string: "WAIT\r\n"))
+        _ = try? channel.close().wait()
+        try await Task.sleep(for: .milliseconds(300))
+        channel.embeddedEventLoop.run()
+        #expect(!journal.all.contains("event woke"))
+    }
+
+    /// Work asked for while the socket does not drain waits until it does (a batched
+    /// IMAP FETCH produces its next batch only then).
+    @Test func workWaitsForTheSocketToDrain() async throws {
+        let journal = Journal()
+        let channel = try Self.makeChannel(journal)
+        try channel.writeInbound(ByteBuffer(string: "LOGIN\r\n"))
+        channel.embeddedEventLoop.run()
+        channel.isWritable = false
+        try await Self.settle(channel) { journal.all.contains("event loggedIn") }
+        try await Task.sleep(for: .milliseconds(50))
+        channel.embeddedEventLoop.run()
+        #expect(journal.all == ["line LOGIN", "event loggedIn"])
+        channel.isWritable = true
+        channel.pipeline.fireChannelWritabilityChanged()
+        try await Self.settle(channel) { journal.all.contains("event opened") }
+        #expect(journal.all == ["line LOGIN", "event loggedIn", "lock taken", "event opened"])
         _ = try? channel.finish()
     }
 }

@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """End-to-end tests: the built `tsubame` binary driven by real clients.
 
-Usage: python3 tests/e2e/run.py [PATH-TO-TSUBAME [SCENARIO ...]]
-       (default binary .build/debug/tsubame; default: every scenario)
+Usage: python3 tests/e2e/run.py [PATH-TO-TSUBAME] [SCENARIO ...]
+       (default binary .build/debug/tsubame; default: every scenario; a SCENARIO that is
+       not a scenario's name selects every scenario whose name starts with it, e.g. `imap`)
 
 Python 3 standard library only (plus `swaks` for some SMTP scenarios). The helpers
 are in harness.py, the SMTP scenarios in smtp_scenarios.py, the auth-socket scenarios
 (Dovecot's auth protocol, Postfix with `smtpd_sasl_type = dovecot`) in
 auth_socket_scenarios.py, the external user databases (a private PostgreSQL for
 `[auth.sql]`, a private slapd for `[auth.ldap]`) in directory_scenarios.py, POP3 with
-poplib, curl and fetchmail (plus hostile input, `uidl_format`) in pop3_scenarios.py. Each
+poplib, curl and fetchmail (plus hostile input, `uidl_format`) in pop3_scenarios.py, IMAP
+with imaplib, raw sockets (IDLE, literals, hostile input), curl and mbsync in
+imap_scenarios.py. Each
 scenario starts its own `tsubame serve` on a fresh data directory with free loopback
 ports, prints `PASS name`, `FAIL name: why` or `SKIP name: why` (it cannot run here,
 e.g. Postfix without root, or PostgreSQL or slapd not installed), and the run ends
@@ -34,6 +37,7 @@ import traceback
 import auth_socket_scenarios
 import directory_scenarios
 import harness
+import imap_scenarios
 import pop3_scenarios
 import smtp_scenarios
 from harness import (
@@ -560,7 +564,7 @@ SCENARIOS = [
     long_line,
     bind_failure,
 ] + (smtp_scenarios.SCENARIOS + auth_socket_scenarios.SCENARIOS + directory_scenarios.SCENARIOS
-     + pop3_scenarios.SCENARIOS)
+     + pop3_scenarios.SCENARIOS + imap_scenarios.SCENARIOS)
 
 # Run only when named on the command line (known server bugs, stress checks).
 EXTRA_SCENARIOS = [
@@ -569,20 +573,34 @@ EXTRA_SCENARIOS = [
 
 
 def main():
-    harness.BINARY = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/debug/tsubame")
+    arguments = sys.argv[1:]
+    known = {scenario.__name__: scenario for scenario in SCENARIOS + EXTRA_SCENARIOS}
+    # The binary is optional: a first argument that names no file but selects scenarios.
+    binary = ".build/debug/tsubame"
+    if arguments and (os.sep in arguments[0] or os.path.exists(arguments[0])
+                      or not any(name.startswith(arguments[0]) for name in known)):
+        binary = arguments.pop(0)
+    harness.BINARY = os.path.abspath(binary)
     if not os.access(harness.BINARY, os.X_OK):
         print(f"FAIL setup: {harness.BINARY} is not an executable")
         print("0 passed, 1 failed, 0 skipped")
         return 1
     chosen = SCENARIOS
-    if len(sys.argv) > 2:
-        known = {scenario.__name__: scenario for scenario in SCENARIOS + EXTRA_SCENARIOS}
-        unknown = [name for name in sys.argv[2:] if name not in known]
+    if arguments:
+        chosen = []
+        unknown = []
+        for argument in arguments:
+            if argument in known:
+                selected = [known[argument]]
+            else:  # a prefix: the default scenarios whose names start with it
+                selected = [scenario for scenario in SCENARIOS if scenario.__name__.startswith(argument)]
+            if not selected:
+                unknown.append(argument)
+            chosen += [scenario for scenario in selected if scenario not in chosen]
         if unknown:
             print(f"FAIL setup: unknown scenario(s) {', '.join(unknown)}; known: {', '.join(known)}")
             print("0 passed, 1 failed, 0 skipped")
             return 1
-        chosen = [known[name] for name in sys.argv[2:]]
     passed = failed = skipped = 0
     began = time.monotonic()
     for scenario in chosen:

@@ -1,0 +1,343 @@
+import IMAPProtocol
+import MIMEStructure
+import MailCore
+import MailStore
+import NIOCore
+
+/// A FETCH answered in batches (`IMAPConnection.batchBytes` of output each).
+struct PendingFetch {
+    let tag: String
+    var indices: ArraySlice<Int>
+    let attributes: [FetchAttribute]
+    let byUID: Bool
+    let needsContent: Bool
+    let needsStructure: Bool
+    var unknownEncoding = false
+    var expunged = false
+}
+
+/// The selected-state commands on messages: FETCH, STORE, COPY, MOVE, EXPUNGE.
+///
+/// - SeeAlso: RFC 9051 §6.4, RFC 3516 (BINARY), RFC 4315 (UIDPLUS), RFC 6851 (MOVE)
+extension IMAPConnection {
+    // MARK: - FETCH
+
+    func fetch(
+        _ tag: String, _ set: SequenceSet, _ requested: [FetchAttribute], _ modifiers: IMAPCommand.FetchModifiers,
+        byUID: Bool
+    ) async -> IMAPStep {
+        guard var mailbox = selected else { return finish(tag, .bad, nil, "No mailbox selected", isError: true) }
+        guard modifiers.changedSince == nil, !modifiers.vanished else {
+            return finish(tag, .bad, nil, "CONDSTORE is not supported", isError: true)
+        }
+        guard let indices = resolve(set, byUID: byUID) else {
+            return finish(tag, .bad, nil, "Invalid message sequence number", isError: true)
+        }
+        var attributes = requested
+        if byUID && !attributes.contains(.uid) { attributes.insert(.uid, at: 0) }
+        // BODY[…], BINARY[…], RFC822 and RFC822.TEXT set \Seen (RFC 9051 §6.4.5).
+        let setsSeen = attributes.contains { attribute in
+            switch attribute {
+            case .rfc822, .rfc822Text: return true
+            case .bodySection(_, _, let peek), .binary(_, _, let peek): return !peek
+            default: return false
+            }
+        }
+        if setsSeen && !mailbox.isReadOnly {
+            let unseen = indices.map { mailbox.messages[$0] }.filter { !$0.flags.contains(.seen) }.map(\.uid)
+            if !unseen.isEmpty {
+                do {
+                    let changed = try await mailbox.handle.changeFlags(uids: unseen, FlagChange(.add, flags: .seen))
+                    for summary in changed {
+                        if let index = mailbox.index(of: summary.uid) { mailbox.messages[index] = summary }
+                    }
+                    selected = mailbox
+                } catch {
+                    return storeFailure(tag, error, "FETCH")
+                }
+                if !attributes.contains(.flags) { attributes.append(.flags) }
+            }
+        }
+        let needsStructure = attributes.contains { attribute in
+            switch attribute {
+            case .envelope, .body, .bodyStructure, .rfc822Header, .rfc822Text, .binary, .binarySize: return true
+            case .bodySection(let section, _, _): return !(section.part.isEmpty && section.kind == .complete)
+            default: return false
+            }
+        }
+        let needsContent = needsStructure || attributes.contains { attribute in
+            switch attribute {
+            case .rfc822, .bodySection: return true
+            default: return false
+            }
+        }
+        pendingFetch = PendingFetch(
+            tag: tag, indices: indices[...], attributes: attributes, byUID: byUID, needsContent: needsContent,
+            needsStructure: needsStructure)
+        return await continueFetch()
+    }
+
+    func continueFetch() async -> IMAPStep {
+        guard var pending = pendingFetch, let mailbox = selected else {
+            pendingFetch = nil
+            return IMAPStep(output: output)
+        }
+        while output.readableBytes < Self.batchBytes, let first = pending.indices.first {
+            if !pending.needsContent {
+                let chunk = pending.indices.prefix(1000)
+                for index in chunk { writeFetch(index, mailbox.messages[index], pending.attributes, content: nil, &pending) }
+                pending.indices = pending.indices.dropFirst(chunk.count)
+                continue
+            }
+            let chunk = Array(pending.indices.prefix(32))
+            let uids = chunk.map { mailbox.messages[$0].uid }
+            let found: [(uid: UInt32, bytes: [UInt8])]
+            do {
+                found = try await mailbox.handle.contents(uids: uids, byteLimit: Self.batchBytes)
+            } catch where error.kind == .expunged {
+                // The first one is gone (another session expunged it).
+                pending.expunged = true
+                pending.indices = pending.indices.dropFirst()
+                _ = first
+                continue
+            } catch {
+                pendingFetch = nil
+                return storeFailure(pending.tag, error, "FETCH")
+            }
+            guard let last = found.last, let lastPosition = uids.firstIndex(of: last.uid) else {
+                pending.indices = pending.indices.dropFirst()
+                continue
+            }
+            var byUID: [UInt32: [UInt8]] = [:]
+            for (uid, bytes) in found { byUID[uid] = bytes }
+            for position in 0...lastPosition {
+                let index = chunk[position]
+                guard let bytes = byUID[uids[position]] else {
+                    pending.expunged = true
+                    continue
+                }
+                writeFetch(index, mailbox.messages[index], pending.attributes, content: IMAPWire.crlf(bytes), &pending)
+            }
+            pending.indices = pending.indices.dropFirst(lastPosition + 1)
+        }
+        guard pending.indices.isEmpty else {
+            pendingFetch = pending
+            let step = IMAPStep(output: output, hasMore: true)
+            output = ByteBuffer()
+            return step
+        }
+        pendingFetch = nil
+        await sendUpdates(allowExpunge: pending.byUID, fromDisk: false)
+        if pending.unknownEncoding {
+            return finish(pending.tag, .no, .unknownCTE, "Unknown Content-Transfer-Encoding")
+        }
+        return finish(pending.tag, .ok, nil, pending.byUID ? "UID FETCH completed" : "FETCH completed")
+    }
+
+    /// One `* n FETCH (…)` line.
+    private func writeFetch(
+        _ index: Int, _ message: MessageSummary, _ attributes: [FetchAttribute], content: [UInt8]?,
+        _ pending: inout PendingFetch
+    ) {
+        let isRecent = !isRev2 && (selected?.isRecent(message) ?? false)
+        var structure: MessageStructure?
+        if pending.needsStructure, let content { structure = MessageStructure(parsing: content) }
+        let bytes = content ?? []
+        output.writeString("* \(index + 1) FETCH (")
+        for (position, attribute) in attributes.enumerated() {
+            if position > 0 { output.writeString(" ") }
+            switch attribute {
+            case .uid:
+                output.writeString("UID \(message.uid)")
+            case .flags:
+                output.writeString("FLAGS " + IMAPWire.flagList(message.flags, keywords: message.keywords, recent: isRecent))
+            case .internalDate:
+                output.writeString("INTERNALDATE " + IMAPWire.internalDate(message.internalDate))
+            case .rfc822Size:
+                output.writeString("RFC822.SIZE \(message.size)")
+            case .modSeq:
+                output.writeString("MODSEQ (\(message.modificationSequence))")
+            case .envelope:
+                output.writeString("ENVELOPE ")
+                output.writeBytes(structure?.encodedEnvelope(allowUTF8: acceptsUTF8) ?? Array("NIL".utf8))
+            case .bodyStructure:
+                output.writeString("BODYSTRUCTURE ")
+                output.writeBytes(structure?.bodyStructure(extensible: true, allowUTF8: acceptsUTF8) ?? Array("NIL".utf8))
+            case .body:
+                output.writeString("BODY ")
+                output.writeBytes(structure?.bodyStructure(extensible: false, allowUTF8: acceptsUTF8) ?? Array("NIL".utf8))
+            case .rfc822:
+                output.writeString("RFC822 ")
+                IMAPWire.writeLiteral(bytes, into: &output)
+            case .rfc822Header:
+                output.writeString("RFC822.HEADER ")
+                IMAPWire.writeLiteral(structure?.contents(of: SectionSpecifier(kind: .header)) ?? [], into: &output)
+            case .rfc822Text:
+                output.writeString("RFC822.TEXT ")
+                IMAPWire.writeLiteral(structure?.contents(of: SectionSpecifier(kind: .text)) ?? [], into: &output)
+            case .bodySection(let section, let partial, _):
+                output.writeString("BODY[" + IMAPWire.section(section) + "]")
+                if let partial { output.writeString("<\(partial.offset)>") }
+                output.writeString(" ")
+                if section.part.isEmpty && section.kind == .complete {
+                    if let partial {
+                        IMAPWire.writeLiteral(bytes[MessageStructure.sliceRange(count: bytes.count, partial: partial)], into: &output)
+                    } else {
+                        IMAPWire.writeLiteral(bytes, into: &output)
+                    }
+                } else {
+                    IMAPWire.writeLiteral(structure?.contents(of: section, partial: partial) ?? [], into: &output)
+                }
+            case .binary(let part, let partial, _):
+                output.writeString("BINARY[" + part.map(String.init).joined(separator: ".") + "]")
+                if let partial { output.writeString("<\(partial.offset)>") }
+                output.writeString(" ")
+                do {
+                    let decoded = try structure?.binaryContents(ofPart: part) ?? []
+                    IMAPWire.writeLiteral(MessageStructure.slice(decoded, partial: partial), binary: true, into: &output)
+                } catch {
+                    if case .unknownContentTransferEncoding = error { pending.unknownEncoding = true }
+                    output.writeString("NIL")
+                }
+            case .binarySize(let part):
+                output.writeString("BINARY.SIZE[" + part.map(String.init).joined(separator: ".") + "] ")
+                do {
+                    output.writeString(String(try structure?.binarySize(ofPart: part) ?? 0))
+                } catch {
+                    if case .unknownContentTransferEncoding = error { pending.unknownEncoding = true }
+                    output.writeString("NIL")
+                }
+            }
+        }
+        output.writeString(")\r\n")
+    }
+
+    // MARK: - STORE
+
+    func store(
+        _ tag: String, _ set: SequenceSet, _ flags: IMAPCommand.StoreFlags, unchangedSince: UInt64?, byUID: Bool
+    ) async -> IMAPStep {
+        guard var mailbox = selected else { return finish(tag, .bad, nil, "No mailbox selected", isError: true) }
+        guard unchangedSince == nil else { return finish(tag, .bad, nil, "CONDSTORE is not supported", isError: true) }
+        guard let indices = resolve(set, byUID: byUID) else {
+            return finish(tag, .bad, nil, "Invalid message sequence number", isError: true)
+        }
+        guard let (system, keywords) = IMAPWire.split(flags.flags) else {
+            return finish(tag, .bad, nil, "\\Recent and unknown system flags cannot be changed", isError: true)
+        }
+        guard !mailbox.isReadOnly else { return finish(tag, .no, .readOnly, "Mailbox is read-only") }
+        let operation: FlagChange.Operation
+        switch flags.operation {
+        case .add: operation = .add
+        case .remove: operation = .remove
+        case .replace: operation = .replace
+        }
+        let uids = indices.map { mailbox.messages[$0].uid }
+        if !uids.isEmpty {
+            let changed: [MessageSummary]
+            do {
+                changed = try await mailbox.handle.changeFlags(
+                    uids: uids, FlagChange(operation, flags: system, keywords: keywords))
+            } catch {
+                return storeFailure(tag, error, "STORE")
+            }
+            for summary in changed {
+                guard let index = mailbox.index(of: summary.uid) else { continue }
+                mailbox.messages[index] = summary
+                if !flags.isSilent {
+                    let list = IMAPWire.flagList(
+                        summary.flags, keywords: summary.keywords, recent: !isRev2 && mailbox.isRecent(summary))
+                    untagged("\(index + 1) FETCH (FLAGS \(list)" + (byUID ? " UID \(summary.uid))" : ")"))
+                }
+            }
+            selected = mailbox
+        }
+        await sendUpdates(allowExpunge: byUID, fromDisk: false)
+        return finish(tag, .ok, nil, byUID ? "UID STORE completed" : "STORE completed")
+    }
+
+    // MARK: - COPY, MOVE
+
+    func copy(
+        _ tag: String, _ set: SequenceSet, _ name: MailboxName, byUID: Bool, move: Bool, account: MailAddress
+    ) async -> IMAPStep {
+        guard let mailbox = selected else { return finish(tag, .bad, nil, "No mailbox selected", isError: true) }
+        guard let indices = resolve(set, byUID: byUID) else {
+            return finish(tag, .bad, nil, "Invalid message sequence number", isError: true)
+        }
+        let target: String
+        switch storeName(name) {
+        case .success(let value): target = value
+        case .failure(let error): return badName(tag, error)
+        }
+        let command = (byUID ? "UID " : "") + (move ? "MOVE" : "COPY")
+        if move && mailbox.isReadOnly { return finish(tag, .no, .readOnly, "Mailbox is read-only") }
+        let uids = indices.map { mailbox.messages[$0].uid }
+        guard !uids.isEmpty else { return finish(tag, .ok, nil, "No messages, \(command) completed") }
+        let stored: StoredUIDs
+        do {
+            stored = try await mailbox.handle.copy(uids: uids, to: target)
+        } catch where error.kind == .notFound {
+            return finish(tag, .no, .tryCreate, "Mailbox does not exist")
+        } catch {
+            return storeFailure(tag, error, command)
+        }
+        let code = stored.uids.isEmpty
+            ? nil
+            : IMAPResponseCode.copyUID(
+                uidValidity: stored.uidValidity, source: Self.set(stored.sourceUIDs), destination: Self.set(stored.uids))
+        guard move else {
+            if selected?.name == target { await sendUpdates(allowExpunge: byUID, fromDisk: false) }
+            return finish(tag, .ok, code, "\(command) completed")
+        }
+        if let code { IMAPResponse.untagged(.ok, code: code, text: "Moved").encode(into: &output) }
+        do {
+            try await mailbox.handle.expunge(uids: stored.sourceUIDs)
+        } catch {
+            return storeFailure(tag, error, command)
+        }
+        await sendUpdates(allowExpunge: true, fromDisk: false)
+        return finish(tag, .ok, nil, "\(command) completed")
+    }
+
+    /// A set of UIDs in the given order (COPYUID pairs them by position).
+    static func set(_ uids: [UInt32]) -> SequenceSet {
+        var ranges: [SequenceRange] = []
+        for uid in uids {
+            if let last = ranges.last, case .number(let end) = last.last, end != UInt32.max, uid == end + 1 {
+                ranges[ranges.count - 1] = SequenceRange(last.first, .number(uid))
+            } else {
+                ranges.append(SequenceRange(uid))
+            }
+        }
+        return .ranges(ranges)
+    }
+
+    // MARK: - EXPUNGE
+
+    func expunge(_ tag: String, uids set: SequenceSet?) async -> IMAPStep {
+        guard let mailbox = selected else { return finish(tag, .bad, nil, "No mailbox selected", isError: true) }
+        guard !mailbox.isReadOnly else { return finish(tag, .no, .readOnly, "Mailbox is read-only") }
+        var allowed: Set<UInt32>?
+        if let set {
+            guard let indices = resolve(set, byUID: true) else {
+                return finish(tag, .bad, nil, "Invalid UID set", isError: true)
+            }
+            allowed = Set(indices.map { mailbox.messages[$0].uid })
+        }
+        // The flags as they are now, also those other sessions set.
+        let current = await mailbox.handle.snapshot()
+        let deleted = current.messages.filter { message in
+            message.flags.contains(.deleted) && (allowed?.contains(message.uid) ?? true)
+        }.map(\.uid)
+        if !deleted.isEmpty {
+            do {
+                try await mailbox.handle.expunge(uids: deleted)
+            } catch {
+                return storeFailure(tag, error, "EXPUNGE")
+            }
+        }
+        await sendUpdates(allowExpunge: true, fromDisk: false)
+        return finish(tag, .ok, nil, set == nil ? "EXPUNGE completed" : "UID EXPUNGE completed")
+    }
+}

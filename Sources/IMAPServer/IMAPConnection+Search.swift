@@ -1,0 +1,200 @@
+import Foundation
+import IMAPProtocol
+import MIMEStructure
+import MailStore
+import NIOCore
+
+/// SEARCH and UID SEARCH, with ESEARCH (RFC 4731) and SEARCHRES (RFC 5182).
+///
+/// Keys on flags, sizes, dates and UIDs are answered from the index; keys on text
+/// (header fields, BODY, TEXT, SENT*) read the messages, decoding MIME encodings
+/// (RFC 2047 words, base64 and quoted-printable bodies, charsets) and matching
+/// case-insensitively (RFC 9051 §6.4.4).
+///
+/// - SeeAlso: RFC 9051 §6.4.4, §7.3.4 (ESEARCH); RFC 3501 §6.4.4, §7.2.5 (SEARCH)
+extension IMAPConnection {
+    func search(_ tag: String, _ arguments: IMAPCommand.SearchArguments, byUID: Bool) async -> IMAPStep {
+        guard let mailbox = selected else { return finish(tag, .bad, nil, "No mailbox selected", isError: true) }
+        let context = SearchContext(
+            mailbox: mailbox, savedSearch: Set(savedSearch), now: Int64(Date().timeIntervalSince1970))
+        guard context.validate(arguments.key, connection: self) else {
+            return finish(tag, .bad, nil, "Invalid message sequence number", isError: true)
+        }
+        var matches: [Int] = []
+        let needsContent = Self.needsContent(arguments.key)
+        let messages = mailbox.messages
+        var index = 0
+        while index < messages.count {
+            if !needsContent {
+                if context.matches(arguments.key, index: index, structure: nil, connection: self) { matches.append(index) }
+                index += 1
+                continue
+            }
+            let chunk = Array(index..<min(messages.count, index + 32))
+            let uids = chunk.map { messages[$0].uid }
+            // In order, up to the byte limit; expunged ones are left out (a failure on
+            // the first one skips it: an expunged message matches nothing).
+            let found = (try? await mailbox.handle.contents(uids: uids, byteLimit: 4 * 1024 * 1024)) ?? []
+            var processed = 0
+            if let last = found.last, let lastPosition = uids.firstIndex(of: last.uid) {
+                var contents: [UInt32: [UInt8]] = [:]
+                for (uid, bytes) in found { contents[uid] = bytes }
+                for position in 0...lastPosition {
+                    guard let bytes = contents[uids[position]] else { continue }
+                    let structure = MessageStructure(parsing: IMAPWire.crlf(bytes))
+                    if context.matches(arguments.key, index: chunk[position], structure: structure, connection: self) {
+                        matches.append(chunk[position])
+                    }
+                }
+                processed = lastPosition + 1
+            }
+            index += max(processed, 1)
+        }
+        let numbers = matches.map { byUID ? messages[$0].uid : UInt32($0 + 1) }
+        let uids = matches.map { messages[$0].uid }
+        if let options = arguments.returnOptions ?? (isRev2 ? [] : nil) {
+            let set = Set(options)
+            let wantsAll = set.isEmpty || set.contains(.all)
+            if set.contains(.save) {
+                // RFC 5182 §2.4: with MIN and/or MAX alone, only those are saved.
+                if !set.contains(.all) && !set.contains(.count) && (set.contains(.min) || set.contains(.max)) {
+                    var saved: [UInt32] = []
+                    if set.contains(.min), let first = uids.first { saved.append(first) }
+                    if set.contains(.max), let last = uids.last, !saved.contains(last) { saved.append(last) }
+                    savedSearch = saved
+                } else {
+                    savedSearch = uids
+                }
+            }
+            if set != [.save] {
+                var line = "ESEARCH (TAG " + String(decoding: IMAPEncoding.string(tag), as: UTF8.self) + ")"
+                if byUID { line += " UID" }
+                if set.contains(.min), let first = numbers.first { line += " MIN \(first)" }
+                if set.contains(.max), let last = numbers.last { line += " MAX \(last)" }
+                if wantsAll && !numbers.isEmpty { line += " ALL " + IMAPWire.sequenceSet(numbers) }
+                if set.contains(.count) { line += " COUNT \(numbers.count)" }
+                untagged(line)
+            }
+        } else {
+            untagged("SEARCH" + numbers.map { " \($0)" }.joined())
+        }
+        await sendUpdates(allowExpunge: byUID, fromDisk: false)
+        return finish(tag, .ok, nil, byUID ? "UID SEARCH completed" : "SEARCH completed")
+    }
+
+    static func needsContent(_ key: SearchKey) -> Bool {
+        switch key {
+        case .bcc, .body, .cc, .from, .subject, .text, .to, .header, .sentBefore, .sentOn, .sentSince:
+            return true
+        case .not(let inner):
+            return needsContent(inner)
+        case .or(let a, let b):
+            return needsContent(a) || needsContent(b)
+        case .and(let keys):
+            return keys.contains(where: needsContent)
+        default:
+            return false
+        }
+    }
+}
+
+/// What a search key is matched against.
+struct SearchContext {
+    let mailbox: SelectedMailbox
+    let savedSearch: Set<UInt32>
+    let now: Int64
+
+    /// Message-number sets beyond the mailbox are an error, as in FETCH.
+    func validate(_ key: SearchKey, connection: IMAPConnection) -> Bool {
+        switch key {
+        case .sequenceSet(let set): return connection.resolve(set, byUID: false) != nil
+        case .not(let inner): return validate(inner, connection: connection)
+        case .or(let a, let b): return validate(a, connection: connection) && validate(b, connection: connection)
+        case .and(let keys): return keys.allSatisfy { validate($0, connection: connection) }
+        default: return true
+        }
+    }
+
+    func matches(_ key: SearchKey, index: Int, structure: MessageStructure?, connection: IMAPConnection) -> Bool {
+        let message = mailbox.messages[index]
+        switch key {
+        case .all: return true
+        case .answered: return message.flags.contains(.answered)
+        case .deleted: return message.flags.contains(.deleted)
+        case .draft: return message.flags.contains(.draft)
+        case .flagged: return message.flags.contains(.flagged)
+        case .seen: return message.flags.contains(.seen)
+        case .unanswered: return !message.flags.contains(.answered)
+        case .undeleted: return !message.flags.contains(.deleted)
+        case .undraft: return !message.flags.contains(.draft)
+        case .unflagged: return !message.flags.contains(.flagged)
+        case .unseen: return !message.flags.contains(.seen)
+        case .recent: return mailbox.isRecent(message)
+        case .new: return mailbox.isRecent(message) && !message.flags.contains(.seen)
+        case .old: return !mailbox.isRecent(message)
+        case .keyword(let name): return message.keywords.contains { $0.lowercased() == name.lowercased() }
+        case .unkeyword(let name): return !message.keywords.contains { $0.lowercased() == name.lowercased() }
+        case .larger(let size): return UInt64(message.size) > size
+        case .smaller(let size): return UInt64(message.size) < size
+        case .before(let date): return IMAPWire.day(message.internalDate).map { $0 < date } ?? false
+        case .on(let date): return IMAPWire.day(message.internalDate) == date
+        case .since(let date): return IMAPWire.day(message.internalDate).map { $0 >= date } ?? false
+        case .younger(let seconds): return now - message.internalDate <= Int64(seconds)
+        case .older(let seconds): return now - message.internalDate > Int64(seconds)
+        case .modSeq(_, let value): return message.modificationSequence >= value
+        case .uid(let set):
+            switch set {
+            case .lastCommandResult:
+                return savedSearch.contains(message.uid)
+            case .ranges(let ranges):
+                guard let largest = mailbox.messages.last?.uid else { return false }
+                return ranges.contains { $0.resolved(largest: largest).contains(message.uid) }
+            }
+        case .sequenceSet(let set):
+            switch set {
+            case .lastCommandResult:
+                return savedSearch.contains(message.uid)
+            case .ranges(let ranges):
+                let count = UInt32(mailbox.messages.count)
+                guard count > 0 else { return false }
+                return ranges.contains { $0.resolved(largest: count).contains(UInt32(index + 1)) }
+            }
+        case .not(let inner):
+            return !matches(inner, index: index, structure: structure, connection: connection)
+        case .or(let a, let b):
+            return matches(a, index: index, structure: structure, connection: connection)
+                || matches(b, index: index, structure: structure, connection: connection)
+        case .and(let keys):
+            return keys.allSatisfy { matches($0, index: index, structure: structure, connection: connection) }
+        case .from(let text): return header("From", contains: text, structure)
+        case .to(let text): return header("To", contains: text, structure)
+        case .cc(let text): return header("Cc", contains: text, structure)
+        case .bcc(let text): return header("Bcc", contains: text, structure)
+        case .subject(let text): return header("Subject", contains: text, structure)
+        case .header(let name, let text): return header(name, contains: text, structure)
+        case .body(let text):
+            guard let structure else { return false }
+            return TextSearch.containsCaseInsensitive(structure.searchableBodyText(), text)
+        case .text(let text):
+            guard let structure else { return false }
+            return TextSearch.containsCaseInsensitive(structure.searchableHeaderText(), text)
+                || TextSearch.containsCaseInsensitive(structure.searchableBodyText(), text)
+        case .sentBefore(let date): return sentDate(structure).map { $0 < date } ?? false
+        case .sentOn(let date): return sentDate(structure) == date
+        case .sentSince(let date): return sentDate(structure).map { $0 >= date } ?? false
+        }
+    }
+
+    private func header(_ name: String, contains text: String, _ structure: MessageStructure?) -> Bool {
+        guard let structure else { return false }
+        let values = structure.decodedHeaderValues(named: name)
+        // HEADER name "": every message that has the field (RFC 9051 §6.4.4).
+        if text.isEmpty { return !values.isEmpty }
+        return values.contains { TextSearch.containsCaseInsensitive($0, text) }
+    }
+
+    private func sentDate(_ structure: MessageStructure?) -> IMAPDate? {
+        guard let value = structure?.decodedHeaderValues(named: "Date").first else { return nil }
+        return IMAPWire.sentDate(value)
+    }
+}

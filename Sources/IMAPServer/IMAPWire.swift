@@ -1,0 +1,161 @@
+import IMAPProtocol
+import MailStore
+import NIOCore
+
+/// Response pieces the connection writes: flag lists, dates, sequence sets, section
+/// names, literals.
+enum IMAPWire {
+    /// `(\Seen \Flagged $Forwarded)`, with `\Recent` for IMAP4rev1 sessions.
+    static func flagList(_ flags: SystemFlags, keywords: [String], recent: Bool = false) -> String {
+        var names: [String] = []
+        if flags.contains(.answered) { names.append("\\Answered") }
+        if flags.contains(.flagged) { names.append("\\Flagged") }
+        if flags.contains(.deleted) { names.append("\\Deleted") }
+        if flags.contains(.seen) { names.append("\\Seen") }
+        if flags.contains(.draft) { names.append("\\Draft") }
+        if recent { names.append("\\Recent") }
+        names += keywords
+        return "(" + names.joined(separator: " ") + ")"
+    }
+
+    /// System flags and keywords from a client's flag list; nil when it holds a flag a
+    /// client may not set (`\Recent`, an unknown `\` flag).
+    static func split(_ flags: [Flag]) -> (SystemFlags, [String])? {
+        var system: SystemFlags = []
+        var keywords: [String] = []
+        for flag in flags {
+            switch flag {
+            case .answered: system.insert(.answered)
+            case .flagged: system.insert(.flagged)
+            case .deleted: system.insert(.deleted)
+            case .seen: system.insert(.seen)
+            case .draft: system.insert(.draft)
+            case .keyword(let name):
+                if !keywords.contains(where: { $0.lowercased() == name.lowercased() }) { keywords.append(name) }
+            case .recent, .extension: return nil
+            }
+        }
+        return (system, keywords)
+    }
+
+    /// `"17-Jul-1996 02:44:25 +0000"` (with the quotes) for seconds since 1970, in UTC.
+    static func internalDate(_ seconds: Int64) -> String {
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let rest = Int(seconds - days * 86_400)
+        let (year, month, day) = civilDate(daysSince1970: days)
+        guard let date = IMAPDate(year: year, month: month, day: day),
+            let dateTime = IMAPDateTime(
+                date: date, hour: rest / 3600, minute: rest / 60 % 60, second: rest % 60, zoneMinutes: 0)
+        else { return "\"01-Jan-1970 00:00:00 +0000\"" }
+        return "\"" + dateTime.description + "\""
+    }
+
+    /// The day (UTC) of seconds since 1970.
+    static func day(_ seconds: Int64) -> IMAPDate? {
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let (year, month, day) = civilDate(daysSince1970: days)
+        return IMAPDate(year: year, month: month, day: day)
+    }
+
+    static func civilDate(daysSince1970 days: Int64) -> (Int, Int, Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (Int(yearOfEra + era * 400 + (month <= 2 ? 1 : 0)), Int(month), Int(day))
+    }
+
+    /// Ascending numbers as a compact sequence set: `1:3,5,7:9`.
+    static func sequenceSet(_ numbers: [UInt32]) -> String {
+        var parts: [String] = []
+        var index = 0
+        while index < numbers.count {
+            let start = numbers[index]
+            var end = start
+            while index + 1 < numbers.count, numbers[index + 1] == end + 1 {
+                index += 1
+                end = numbers[index]
+            }
+            parts.append(start == end ? String(start) : "\(start):\(end)")
+            index += 1
+        }
+        return parts.joined(separator: ",")
+    }
+
+    /// Numbers in the order given (COPYUID pairs must stay aligned): ranges only where
+    /// they ascend by one.
+    static func orderedSet(_ numbers: [UInt32]) -> String {
+        sequenceSet(numbers)
+    }
+
+    /// The section as a FETCH response names it: `1.2.HEADER.FIELDS (DATE FROM)`.
+    static func section(_ section: SectionSpecifier) -> String {
+        var pieces = section.part.map(String.init)
+        switch section.kind {
+        case .complete: break
+        case .header: pieces.append("HEADER")
+        case .text: pieces.append("TEXT")
+        case .mime: pieces.append("MIME")
+        case .headerFields(let names):
+            pieces.append("HEADER.FIELDS (" + names.map { String(decoding: IMAPEncoding.astring($0), as: UTF8.self) }
+                .joined(separator: " ") + ")")
+        case .headerFieldsNot(let names):
+            pieces.append("HEADER.FIELDS.NOT (" + names.map { String(decoding: IMAPEncoding.astring($0), as: UTF8.self) }
+                .joined(separator: " ") + ")")
+        }
+        return pieces.joined(separator: ".")
+    }
+
+    /// `{n}` CRLF and the octets (`~{n}` with `binary` when they hold NUL).
+    static func writeLiteral(_ bytes: some Collection<UInt8>, binary: Bool = false, into buffer: inout ByteBuffer) {
+        if binary && bytes.contains(0) {
+            buffer.writeString("~{\(bytes.count)}\r\n")
+        } else {
+            buffer.writeString("{\(bytes.count)}\r\n")
+        }
+        buffer.writeBytes(bytes)
+    }
+
+    /// The message with CRLF line ends, a final line end added when missing: what
+    /// RFC822.SIZE counts (the store's sizes are counted the same way).
+    static func crlf(_ bytes: [UInt8]) -> [UInt8] {
+        var needsWork = bytes.last != 0x0A
+        if !needsWork {
+            var previous: UInt8 = 0
+            for byte in bytes {
+                if byte == 0x0A && previous != 0x0D {
+                    needsWork = true
+                    break
+                }
+                previous = byte
+            }
+        }
+        guard needsWork else { return bytes }
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count + bytes.count / 40 + 2)
+        var previous: UInt8 = 0
+        for byte in bytes {
+            if byte == 0x0A && previous != 0x0D { output.append(0x0D) }
+            output.append(byte)
+            previous = byte
+        }
+        if let last = bytes.last, last != 0x0A { output += [0x0D, 0x0A] }
+        return output
+    }
+
+    /// The date of an RFC 5322 Date: field (`Tue, 1 Jul 2003 10:52:37 +0200`), its day as
+    /// written, disregarding time and zone (RFC 9051 SENTBEFORE/SENTON/SENTSINCE).
+    static func sentDate(_ value: String) -> IMAPDate? {
+        var words = value.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," }).map(String.init)
+        if let first = words.first, first.count == 3, Int(first) == nil { words.removeFirst() }
+        guard words.count >= 3, let day = Int(words[0]), var year = Int(words[2]) else { return nil }
+        let months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+        guard let month = months.firstIndex(of: words[1].lowercased().prefix(3).description) else { return nil }
+        if year < 50 { year += 2000 } else if year < 1000 { year += 1900 }
+        return IMAPDate(year: year, month: month + 1, day: day)
+    }
+}
