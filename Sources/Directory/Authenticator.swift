@@ -77,8 +77,12 @@ public actor Authenticator {
     /// throttle so that parallel connections cannot all slip under the limit.
     private var inFlight: [String: Int] = [:]
     /// Verified against when the user does not exist, so that a missing user costs as
-    /// much as a wrong password (no user enumeration by timing).
-    private let dummyHash: PasswordHash
+    /// much as a wrong password (no user enumeration by timing). In the default scheme
+    /// for new passwords, so that unknown users cost what real ones do; made once per
+    /// process, on first use (an ARGON2ID hash takes a noticeable moment).
+    private static let dummyHash: PasswordHash =
+        (try? PasswordHash.make("tsubame-dummy-password"))
+        ?? PasswordHash(scheme: .init(algorithm: .plain), encoded: "")
 
     public init(
         directory: any AccountDirectory,
@@ -90,10 +94,6 @@ public actor Authenticator {
         self.policy = policy
         self.clock = clock
         self.logger = logger
-        // The default scheme for new passwords, so that unknown users cost what real ones do.
-        self.dummyHash =
-            (try? PasswordHash.make("tsubame-dummy-password"))
-            ?? PasswordHash(scheme: .init(algorithm: .plain), encoded: "")
     }
 
     public func authenticate(_ attempt: LoginAttempt) async -> AuthenticationResult {
@@ -124,7 +124,7 @@ public actor Authenticator {
             reason = account.passwordHash == nil ? "wrong password (refused by the user database)" : "wrong password"
         case .unknownUser:
             // A missing user costs as much as a wrong password (no enumeration by timing).
-            _ = await dummyHash.verifyOffThread(attempt.password)
+            _ = await Self.dummyHash.verifyOffThread(attempt.password)
             reason = "unknown user"
         }
         releaseInFlight(keys.address)

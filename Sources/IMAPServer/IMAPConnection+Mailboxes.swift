@@ -150,42 +150,67 @@ extension IMAPConnection {
     }
 
     /// `*` matches anything, `%` anything but the separator; INBOX in any case.
+    ///
+    /// Matched as a set of pattern positions advanced one name character at a time:
+    /// at most pattern length × name length steps, whatever the wildcards (a
+    /// backtracking matcher is exponential in the number of `*`).
     struct PatternMatcher {
         let pattern: [Character]
 
-        func matches(_ name: String) -> Bool {
-            Self.match(Array(pattern)[...], Array(name)[...])
+        /// Patterns longer than this match nothing (no mailbox name is that long).
+        static let maximumLength = 2048
+
+        init(pattern: [Character]) {
+            // "**", "*%" and "%*" match what "*" does.
+            var collapsed: [Character] = []
+            for character in pattern {
+                if character == "*" || character == "%", let last = collapsed.last, last == "*" || last == "%" {
+                    if character == "*" { collapsed[collapsed.count - 1] = "*" }
+                    continue
+                }
+                collapsed.append(character)
+            }
+            self.pattern = collapsed
         }
 
-        private static func match(_ pattern: ArraySlice<Character>, _ name: ArraySlice<Character>) -> Bool {
-            var pattern = pattern
-            var name = name
-            while let first = pattern.first {
-                switch first {
-                case "*":
-                    let rest = pattern.dropFirst()
-                    if rest.isEmpty { return true }
-                    var candidate = name
-                    while true {
-                        if match(rest, candidate) { return true }
-                        guard !candidate.isEmpty else { return false }
-                        candidate = candidate.dropFirst()
+        func matches(_ name: String) -> Bool {
+            guard pattern.count <= Self.maximumLength else { return false }
+            var states = [Bool](repeating: false, count: pattern.count + 1)
+            states[0] = true
+            close(&states)
+            var next = states
+            for character in name {
+                for index in next.indices { next[index] = false }
+                var any = false
+                for index in 0..<pattern.count where states[index] {
+                    switch pattern[index] {
+                    case "*":
+                        next[index] = true
+                        any = true
+                    case "%":
+                        if character != MailboxNaming.separator {
+                            next[index] = true
+                            any = true
+                        }
+                    case character:
+                        next[index + 1] = true
+                        any = true
+                    default:
+                        break
                     }
-                case "%":
-                    let rest = pattern.dropFirst()
-                    var candidate = name
-                    while true {
-                        if match(rest, candidate) { return true }
-                        guard let next = candidate.first, next != MailboxNaming.separator else { return false }
-                        candidate = candidate.dropFirst()
-                    }
-                default:
-                    guard let next = name.first, next == first else { return false }
-                    pattern = pattern.dropFirst()
-                    name = name.dropFirst()
                 }
+                guard any else { return false }
+                close(&next)
+                swap(&states, &next)
             }
-            return name.isEmpty
+            return states[pattern.count]
+        }
+
+        /// Wildcards also match nothing: a state at a wildcard reaches the next one.
+        private func close(_ states: inout [Bool]) {
+            for index in 0..<pattern.count where states[index] && (pattern[index] == "*" || pattern[index] == "%") {
+                states[index + 1] = true
+            }
         }
     }
 

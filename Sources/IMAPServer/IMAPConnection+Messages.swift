@@ -325,17 +325,12 @@ extension IMAPConnection {
             }
             allowed = Set(indices.map { mailbox.messages[$0].uid })
         }
-        // The flags as they are now, also those other sessions set.
-        let current = await mailbox.handle.snapshot()
-        let deleted = current.messages.filter { message in
-            message.flags.contains(.deleted) && (allowed?.contains(message.uid) ?? true)
-        }.map(\.uid)
-        if !deleted.isEmpty {
-            do {
-                try await mailbox.handle.expunge(uids: deleted)
-            } catch {
-                return storeFailure(tag, error, "EXPUNGE")
-            }
+        // The flags as they are when the store removes the messages, also those other
+        // sessions set.
+        do {
+            _ = try await mailbox.handle.expungeDeleted(among: allowed.map { Array($0) })
+        } catch {
+            return storeFailure(tag, error, "EXPUNGE")
         }
         await sendUpdates(allowExpunge: true, fromDisk: false)
         return finish(tag, .ok, nil, set == nil ? "EXPUNGE completed" : "UID EXPUNGE completed")

@@ -164,13 +164,11 @@ final class IMAPConnection: @unchecked Sendable {
         case .close, .unselect:
             guard let selected else { return finish(tag, .bad, nil, "No mailbox selected", isError: true) }
             if case .close = command.kind, !selected.isReadOnly {
-                let deleted = selected.messages.filter { $0.flags.contains(.deleted) }.map(\.uid)
-                if !deleted.isEmpty {
-                    do {
-                        try await selected.handle.expunge(uids: deleted)
-                    } catch {
-                        return storeFailure(tag, error, "CLOSE")
-                    }
+                // Only what is \Deleted now, not what this session last saw as such.
+                do {
+                    _ = try await selected.handle.expungeDeleted(among: nil)
+                } catch {
+                    return storeFailure(tag, error, "CLOSE")
                 }
             }
             self.selected = nil
@@ -489,17 +487,11 @@ final class IMAPConnection: @unchecked Sendable {
         case .lastCommandResult:
             return savedSearch.compactMap { mailbox.index(of: $0) }.sorted()
         case .ranges(let ranges):
-            var indices: [Int] = []
+            // Merged before they are expanded: "1:*,1:*,…" costs one pass, not one per range.
+            var bounds: [ClosedRange<UInt32>] = []
             if byUID {
                 guard let largest = messages.last?.uid else { return [] }
-                for range in ranges {
-                    let bounds = range.resolved(largest: largest)
-                    var index = mailbox.lowerBound(bounds.lowerBound)
-                    while index < messages.count, messages[index].uid <= bounds.upperBound {
-                        indices.append(index)
-                        index += 1
-                    }
-                }
+                bounds = ranges.map { $0.resolved(largest: largest) }
             } else {
                 let count = UInt32(messages.count)
                 for range in ranges {
@@ -508,13 +500,38 @@ final class IMAPConnection: @unchecked Sendable {
                         if range.first == .largest || range.last == .largest { continue }
                         return nil
                     }
-                    let bounds = range.resolved(largest: count)
-                    guard bounds.upperBound <= count else { return nil }
-                    indices += (Int(bounds.lowerBound) - 1)..<Int(bounds.upperBound)
+                    let resolved = range.resolved(largest: count)
+                    guard resolved.upperBound <= count else { return nil }
+                    bounds.append(resolved)
                 }
             }
-            if ranges.count > 1 { indices = Array(Set(indices)).sorted() }
+            var indices: [Int] = []
+            for range in Self.merged(bounds) {
+                if byUID {
+                    var index = mailbox.lowerBound(range.lowerBound)
+                    while index < messages.count, messages[index].uid <= range.upperBound {
+                        indices.append(index)
+                        index += 1
+                    }
+                } else {
+                    indices += (Int(range.lowerBound) - 1)..<Int(range.upperBound)
+                }
+            }
             return indices
         }
+    }
+
+    /// Ranges sorted, overlapping and adjacent ones joined.
+    static func merged(_ ranges: [ClosedRange<UInt32>]) -> [ClosedRange<UInt32>] {
+        guard ranges.count > 1 else { return ranges }
+        var result: [ClosedRange<UInt32>] = []
+        for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if let last = result.last, range.lowerBound <= last.upperBound || (range.lowerBound > 0 && range.lowerBound - 1 == last.upperBound) {
+                result[result.count - 1] = last.lowerBound...max(last.upperBound, range.upperBound)
+            } else {
+                result.append(range)
+            }
+        }
+        return result
     }
 }

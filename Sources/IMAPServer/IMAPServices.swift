@@ -36,6 +36,17 @@ public struct IMAPServices: Sendable {
     /// How often an IDLE session looks at its mailbox when nothing wakes it (changes
     /// by other programs than Tsubame). Dovecot's `mailbox_idle_check_interval`.
     public let idleCheckInterval: Duration
+    /// The framer's limits before login: LOGIN and AUTHENTICATE need a few short
+    /// literals; nobody may make the server hold a message before it knows who they are.
+    var preLoginLimits: IMAPLimits {
+        var limits = self.limits
+        limits.maximumLiteralSize = 8 * 1024
+        limits.maximumMessageSize = 0
+        limits.maximumAppendSize = 0
+        limits.maximumCommandSize = 64 * 1024
+        limits.maximumDiscardedLiteralSize = 64 * 1024
+        return limits
+    }
     /// Which messages are \Recent for IMAP4rev1 sessions.
     let recent = RecentTracker()
 

@@ -50,13 +50,17 @@ public struct IMAPSession: LineSession {
     private var authentication: Authentication?
     private var idle: (tag: String, generation: UInt64)?
     private var idleGeneration: UInt64 = 0
+    /// The notifier wait of the current IDLE, ended when IDLE or the connection ends.
+    private var idleWaitID: UInt64?
+    /// The peer is gone: no more batches of a command in progress.
+    private var isDisconnected = false
     private var errors = 0
 
     /// Consecutive BAD answers before the connection is closed.
     static let maximumErrors = 20
 
     public init(context: ConnectionContext, services: IMAPServices) {
-        self.framer = IMAPCommandFramer(limits: services.limits)
+        self.framer = IMAPCommandFramer(limits: services.preLoginLimits)
         self.services = services
         self.context = context
         self.isTLS = context.isImplicitTLS
@@ -102,7 +106,13 @@ public struct IMAPSession: LineSession {
         return [send(.untagged(.bye, code: nil, text: "Server shutting down")), .close]
     }
 
+    public mutating func connectionLost() {
+        isDisconnected = true
+        endIdle()
+    }
+
     public mutating func connectionClosed() -> [SessionAction<Event>] {
+        endIdle()
         let connection = self.connection
         return [
             .run {
@@ -120,7 +130,7 @@ public struct IMAPSession: LineSession {
             if step.close {
                 isLoggingOut = true
                 actions.append(.close)
-            } else if step.hasMore {
+            } else if step.hasMore && !isDisconnected {
                 let connection = self.connection
                 actions.append(.run { .step(await connection.continueCommand()) })
             }
@@ -158,7 +168,7 @@ public struct IMAPSession: LineSession {
             return [send(IMAPResponse.readyForLiteral)]
         case .error(let error):
             // A line other than DONE ends IDLE too (its tag gets the BAD).
-            idle = nil
+            endIdle()
             var actions = [send(error.response)]
             if error.closesConnection {
                 isLoggingOut = true
@@ -169,7 +179,7 @@ public struct IMAPSession: LineSession {
             return actions
         case .idleDone:
             guard let idle else { return [] }
-            self.idle = nil
+            endIdle()
             let connection = self.connection
             let tag = idle.tag
             return [.run { .step(await connection.finishIdle(tag: tag)) }]
@@ -364,6 +374,8 @@ public struct IMAPSession: LineSession {
         case .success(let user):
             account = user
             errors = 0
+            // Between commands: the framer holds nothing. From now on messages may come.
+            if !framer.isInCommand { framer = IMAPCommandFramer(limits: services.limits) }
             services.logger.info(
                 "imap login", metadata: ["session": "\(context.sessionID)", "user": "\(user)", "tls": "\(isTLS)"])
             return [tagged(tag, .ok, .capability(capabilities), "Logged in")]
@@ -390,13 +402,24 @@ public struct IMAPSession: LineSession {
         }
     }
 
-    private func waitForChanges(generation: UInt64, since seen: UInt64) -> SessionAction<Event> {
+    /// Ends IDLE and the wait that goes with it.
+    private mutating func endIdle() {
+        idle = nil
+        if let id = idleWaitID, let notifier = services.notifier {
+            notifier.cancel(account: account ?? "", id: id)
+        }
+        idleWaitID = nil
+    }
+
+    private mutating func waitForChanges(generation: UInt64, since seen: UInt64) -> SessionAction<Event> {
         let notifier = services.notifier
         let interval = services.idleCheckInterval
         let account = self.account ?? ""
+        let id = notifier?.makeWaitID()
+        idleWaitID = id
         return .spawn {
             if let notifier {
-                await notifier.wait(account: account, since: seen, timeout: interval)
+                await notifier.wait(account: account, since: seen, timeout: interval, id: id)
             } else {
                 try? await Task.sleep(for: interval)
             }

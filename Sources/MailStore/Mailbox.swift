@@ -285,6 +285,10 @@ public protocol IMAPMailbox: OpenMailbox {
     /// Changes flags and keywords; returns the new summaries of the messages that exist
     /// (changed or not), in UID order.
     func changeFlags(uids: [UInt32], _ change: FlagChange) async throws(StoreError) -> [MessageSummary]
+    /// Removes the messages that are `\Deleted` at this moment — among `uids`, or all
+    /// when nil — and returns their UIDs: IMAP EXPUNGE and CLOSE, which must not remove
+    /// a message another session has just undeleted.
+    func expungeDeleted(among uids: [UInt32]?) async throws(StoreError) -> [UInt32]
     /// Copies messages into `mailbox` of the same account (`.notFound` when it does not
     /// exist), keeping flags, keywords and INTERNALDATE. Expunged sources are skipped.
     func copy(uids: [UInt32], to mailbox: String) async throws(StoreError) -> StoredUIDs
@@ -331,14 +335,40 @@ public final class MailboxChangeNotifier: Sendable {
         state.withLock { $0.generations[account] ?? 0 }
     }
 
-    /// Returns at the next `post` for `account` — at once when one came after
-    /// `generation` was read — or after `timeout`, whichever is first.
-    public func wait(account: String, since generation: UInt64? = nil, timeout: Duration) async {
-        let id = state.withLock { state -> UInt64? in
-            if let generation, (state.generations[account] ?? 0) != generation { return nil }
+    /// An identifier for a wait that `cancel(account:id:)` can end early — also before
+    /// the wait has begun (IMAP DONE can arrive before the waiting task runs).
+    public func makeWaitID() -> UInt64 {
+        state.withLock { state -> UInt64 in
             state.nextID += 1
             state.pending.insert(state.nextID)
             return state.nextID
+        }
+    }
+
+    /// Ends the wait `id` now (it returns as if its time ran out).
+    public func cancel(account: String, id: UInt64) {
+        expire(account: account, id: id)
+    }
+
+    /// Returns at the next `post` for `account` — at once when one came after
+    /// `generation` was read — after `timeout`, or when cancelled (`id` from
+    /// `makeWaitID()`), whichever is first.
+    public func wait(account: String, since generation: UInt64? = nil, timeout: Duration, id given: UInt64? = nil) async {
+        let id = state.withLock { state -> UInt64? in
+            let id: UInt64
+            if let given {
+                id = given
+            } else {
+                state.nextID += 1
+                id = state.nextID
+                state.pending.insert(id)
+            }
+            if let generation, (state.generations[account] ?? 0) != generation {
+                state.pending.remove(id)
+                state.expired.remove(id)
+                return nil
+            }
+            return id
         }
         guard let id else { return }
         let timer = Task {
@@ -348,6 +378,7 @@ public final class MailboxChangeNotifier: Sendable {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let now = state.withLock { state -> Bool in
                 if state.expired.remove(id) != nil { return true }
+                guard state.pending.contains(id) else { return true }
                 if let generation, (state.generations[account] ?? 0) != generation {
                     state.pending.remove(id)
                     return true

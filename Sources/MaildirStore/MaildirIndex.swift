@@ -210,6 +210,22 @@ final class MaildirMailbox: IMAPMailbox {
         if try await folder.run({ () throws(StoreError) -> Bool in try folder.expunge(uids) }) { posted() }
     }
 
+    func expungeDeleted(among uids: [UInt32]?) async throws(StoreError) -> [UInt32] {
+        try checkOpen()
+        let folder = self.folder
+        let wanted = uids.map(Set.init)
+        // Chosen and removed in one turn of the folder's queue: no flag change between.
+        let removed = try await folder.run { () throws(StoreError) -> [UInt32] in
+            let deleted = folder.current.messages.filter { message in
+                message.flags.contains(.deleted) && (wanted?.contains(message.uid) ?? true)
+            }.map(\.uid)
+            guard !deleted.isEmpty, try folder.expunge(deleted) else { return [] }
+            return deleted
+        }
+        if !removed.isEmpty { posted() }
+        return removed
+    }
+
     func copy(uids: [UInt32], to mailbox: String) async throws(StoreError) -> StoredUIDs {
         try checkOpen()
         let result = try await store.copy(from: folder, uids: uids, account: account, to: mailbox)

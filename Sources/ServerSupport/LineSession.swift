@@ -30,6 +30,10 @@ public protocol LineSession {
     /// no work is in flight. Only `.run` actions are performed, and their results are
     /// dropped: this is for releasing what the session holds (a POP3 maildrop lock).
     mutating func connectionClosed() -> [SessionAction<Event>]
+    /// The peer is gone, said at once — work may still be in flight (its results still
+    /// come to `complete`, and `connectionClosed` follows when it is done). A session
+    /// that answers in batches stops asking for more.
+    mutating func connectionLost()
 
     /// While true, received bytes go to `receive(raw:)` instead of being cut into
     /// lines (SMTP DATA and BDAT). Checked before every framing step.
@@ -43,6 +47,8 @@ extension LineSession {
     public var wantsRawInput: Bool { false }
 
     public mutating func connectionClosed() -> [SessionAction<Event>] { [] }
+
+    public mutating func connectionLost() {}
 
     public mutating func receive(raw buffer: inout ByteBuffer) -> [SessionAction<Event>] { [] }
 }

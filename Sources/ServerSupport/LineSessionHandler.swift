@@ -74,6 +74,7 @@ public final class LineSessionHandler<Session: LineSession>: ChannelDuplexHandle
 
     public func channelInactive(context: ChannelHandlerContext) {
         isInactive = true
+        session.connectionLost()
         notifyClosed()
         context.fireChannelInactive()
     }
@@ -109,8 +110,19 @@ public final class LineSessionHandler<Session: LineSession>: ChannelDuplexHandle
             perform(session.tlsEstablished(TLSInfo(version: version)), context: context)
         } else if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
             // Reading is paused while work runs (a store, a password check): that
-            // silence is ours, not the client's.
-            guard !isBusy else { return }
+            // silence is ours, not the client's — unless the work waits for the
+            // client to read what it was sent, which it has not done for the whole
+            // idle time: a stalled client.
+            guard !isBusy || !deferredWork.isEmpty else { return }
+            if !deferredWork.isEmpty {
+                logger.info("client stopped reading", metadata: ["session": "\(self.context.sessionID)"])
+                // The held-back work will never run: it must not keep the session busy.
+                running -= deferredWork.count
+                deferredWork = []
+                isClosing = true
+                context.close(promise: nil)
+                return
+            }
             perform(session.idleTimeout(), context: context)
         } else if event is ServerShutdownEvent {
             perform(session.shutdown(), context: context)

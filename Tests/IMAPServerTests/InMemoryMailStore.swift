@@ -363,6 +363,21 @@ struct InMemoryMailbox: IMAPMailbox {
         store.notifier?.post(account: account)
     }
 
+    func expungeDeleted(among uids: [UInt32]?) async throws(StoreError) -> [UInt32] {
+        let wanted = uids.map(Set.init)
+        let removed = try withMailbox { mailbox throws(StoreError) -> [UInt32] in
+            let deleted = mailbox.messages.map(\.summary).filter { summary in
+                summary.flags.contains(.deleted) && (wanted?.contains(summary.uid) ?? true)
+            }.map(\.uid)
+            let gone = Set(deleted)
+            mailbox.messages.removeAll { gone.contains($0.summary.uid) }
+            if !gone.isEmpty { mailbox.highestModificationSequence += 1 }
+            return deleted
+        }
+        if !removed.isEmpty { store.notifier?.post(account: account) }
+        return removed
+    }
+
     func copy(uids: [UInt32], to target: String) async throws(StoreError) -> StoredUIDs {
         let account = self.account
         let id = self.id

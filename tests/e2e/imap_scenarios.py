@@ -1385,6 +1385,109 @@ def imap_hostile_input():
         return f"{answers.count('BAD')} BAD, {answers.count('NO')} NO, {answers.count('OK')} OK"
 
 
+# MARK: - SIGKILL
+
+
+def imap_sigkill_durability():
+    """SIGKILL while a client APPENDs, STOREs and EXPUNGEs as fast as it can, three
+    times: after each restart every APPEND that got OK [APPENDUID] is there under that
+    UID with its Message-ID, every acknowledged \\Flagged is set, every acknowledged
+    expunge is gone, no message is there twice, and the index (STATUS MESSAGES) agrees
+    with the files."""
+    import random
+    import signal
+    import threading
+    rng = random.Random(20261129)
+    with mail_server() as server:
+        appended = {}      # uid -> Message-ID, acknowledged
+        flagged = set()    # uids with an acknowledged +FLAGS (\Flagged)
+        expunged = set()   # uids with an acknowledged UID EXPUNGE
+        uidvalidity = None
+        for round_number in range(3):
+            imap = login(server)
+            ok(imap.select("INBOX"), f"round {round_number}: SELECT")
+            stop = threading.Event()
+
+            def work():
+                counter = 0
+                while not stop.is_set():
+                    counter += 1
+                    try:
+                        message_id, message = make_message(f"kill{round_number}-{counter}")
+                        typ, data = imap.append("INBOX", None, None, message)
+                        if typ != "OK":
+                            return
+                        code = response_code(data, "APPENDUID")
+                        validity, uid = code
+                        appended[int(uid)] = message_id
+                        nonlocal_uidvalidity[0] = int(validity)
+                        live = [u for u in appended if u not in expunged]
+                        if counter % 3 == 0 and live:
+                            target = rng.choice(live)
+                            typ, _ = imap.uid("STORE", str(target), "+FLAGS", "(\\Flagged)")
+                            if typ == "OK":
+                                flagged.add(target)
+                        if counter % 5 == 0 and live:
+                            target = rng.choice(live)
+                            typ, _ = imap.uid("STORE", str(target), "+FLAGS", "(\\Deleted)")
+                            if typ == "OK":
+                                typ, _ = imap.uid("EXPUNGE", str(target))
+                                if typ == "OK":
+                                    expunged.add(target)
+                    except (OSError, imaplib.IMAP4.abort, imaplib.IMAP4.error, EOFError):
+                        return
+
+            nonlocal_uidvalidity = [uidvalidity]
+            worker = threading.Thread(target=work)
+            worker.start()
+            time.sleep(0.4 + rng.random() * 0.8)
+            server.process.send_signal(signal.SIGKILL)
+            server.process.wait(timeout=10)
+            stop.set()
+            worker.join(timeout=IO_TIMEOUT)
+            close_quietly(imap)
+            check(not worker.is_alive(), f"round {round_number}: the client did not notice the kill")
+            if uidvalidity is not None:
+                check(nonlocal_uidvalidity[0] == uidvalidity,
+                      f"round {round_number}: UIDVALIDITY changed from {uidvalidity} to {nonlocal_uidvalidity[0]}")
+            uidvalidity = nonlocal_uidvalidity[0]
+            server.spawn()
+            ready, why = server.wait_until_listening(10.0)
+            check(ready, f"round {round_number}: no restart after SIGKILL: {why}; {server.log_tail()}")
+
+            imap = login(server)
+            try:
+                count = int(ok(imap.select("INBOX"), "SELECT after restart")[0])
+                found = {}
+                typ, data = imap.uid("FETCH", "1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])") if count else ("OK", [])
+                check(typ == "OK", f"round {round_number}: UID FETCH after restart answered {typ}")
+                for item in data:
+                    if not isinstance(item, tuple):
+                        continue
+                    head, body = text(item[0]), item[1]
+                    uid = int(re.search(r"UID (\d+)", head).group(1))
+                    message_id = message_id_of(body)
+                    check(message_id not in found.values(), f"round {round_number}: {message_id} twice after restart")
+                    found[uid] = (message_id, head)
+                for uid, message_id in appended.items():
+                    if uid in expunged:
+                        check(uid not in found, f"round {round_number}: expunged UID {uid} is back after SIGKILL")
+                        continue
+                    check(uid in found, f"round {round_number}: acknowledged APPEND UID {uid} lost after SIGKILL")
+                    check(found[uid][0] == message_id,
+                          f"round {round_number}: UID {uid} holds {found[uid][0]}, acknowledged as {message_id}")
+                    if uid in flagged:
+                        check("\\Flagged" in found[uid][1],
+                              f"round {round_number}: acknowledged \\Flagged of UID {uid} lost: {found[uid][1]}")
+                files = folder_messages(server)
+                check(len(files) == count,
+                      f"round {round_number}: SELECT says {count} messages, the Maildir holds {len(files)}")
+            finally:
+                logout(imap, f"round {round_number} after restart")
+        live = len([u for u in appended if u not in expunged])
+        return f"{len(appended)} appends, {len(flagged)} flags, {len(expunged)} expunges acknowledged; {live} kept"
+
+
 SCENARIOS = [
     imap_imaplib_starttls_and_tls,
     imap_default_mailboxes,
@@ -1396,4 +1499,5 @@ SCENARIOS = [
     imap_curl,
     imap_mbsync,
     imap_hostile_input,
+    imap_sigkill_durability,
 ]

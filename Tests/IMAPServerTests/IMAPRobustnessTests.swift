@@ -1,0 +1,131 @@
+import IMAPProtocol
+import MailStore
+import Testing
+
+@testable import IMAPServer
+
+/// What a review of the first IMAP server found: inputs that cost the server too much,
+/// and a race that lost a message.
+@Suite("IMAP robustness: hostile patterns, sets and literals; CLOSE races; IDLE waits")
+struct IMAPRobustnessTests {
+    let server = IMAPTestServer()
+    let alice = TestAccounts.alice
+
+    /// RFC 9051 §6.3.9 wildcards, matched by positions (no backtracking).
+    @Test func patternMatching() {
+        func matches(_ pattern: String, _ name: String) -> Bool {
+            IMAPConnection.PatternMatcher(pattern: Array(pattern)).matches(name)
+        }
+        #expect(matches("*", "a/b/c"))
+        #expect(matches("%", "Sent"))
+        #expect(!matches("%", "a/b"))
+        #expect(matches("a/%", "a/b"))
+        #expect(!matches("a/%", "a/b/c"))
+        #expect(matches("a/*", "a/b/c"))
+        #expect(matches("*c", "a/b/c"))
+        #expect(matches("%/%/c", "a/b/c"))
+        #expect(!matches("a", "ab"))
+        #expect(matches("a*b*c", "axxbyyc"))
+        #expect(!matches("a*b*c", "axxbyy"))
+        #expect(matches("%*%", "x/y"))
+    }
+
+    /// `LIST "" "****…x"`: exponential with a backtracking matcher (seconds for 20
+    /// stars, the whole server stalled for 60); linear here.
+    @Test func manyWildcardsAreCheap() async {
+        let client = await server.loggedIn()
+        let stars = String(repeating: "*", count: 2000)
+        let clock = ContinuousClock()
+        let started = clock.now
+        let reply = await client.command("l1 LIST \"\" \"\(stars)x\"")
+        #expect(reply.last == "l1 OK LIST completed")
+        let alternating = String(repeating: "*a%", count: 600)
+        #expect(await client.command("l2 LIST \"\" \"\(alternating)\"").last == "l2 OK LIST completed")
+        // Not a timing threshold: a generous bound that only an exponential matcher misses.
+        #expect(clock.now - started < .seconds(60))
+    }
+
+    /// Before login nobody may make the server hold a message: APPEND's literal is
+    /// refused before any of it is read, and no "+" is sent.
+    @Test func noMessageLiteralsBeforeLogin() async {
+        let client = server.client()
+        _ = await client.start()
+        let reply = await client.command("a1 APPEND INBOX {50000000}")
+        #expect(reply.count == 1)
+        #expect(reply.last?.hasPrefix("a1 NO [TOOBIG]") == true)
+        // A LOGIN with a literal password still works.
+        let password = TestAccounts.passwords[alice]!
+        await client.send("l1 LOGIN \(alice) {\(password.utf8.count)}\r\n")
+        #expect(client.takeLines() == ["+ Ready for literal data"])
+        #expect(await client.command(password).last?.hasPrefix("l1 OK") == true)
+        // After login the limits are the configured ones.
+        await client.send("a2 APPEND INBOX {20}\r\n")
+        #expect(client.takeLines() == ["+ Ready for literal data"])
+    }
+
+    /// 1000 copies of "1:*" on a large mailbox resolve in one pass.
+    @Test func overlappingRangesAreMergedFirst() async {
+        for index in 0..<300 { server.store.deliver(Messages.simple(subject: "m\(index)"), to: alice) }
+        let client = await server.selected()
+        let set = Array(repeating: "1:*", count: 1000).joined(separator: ",")
+        let reply = await client.command("f1 FETCH \(set) (UID)")
+        #expect(reply.count == 301)
+        #expect(reply.last == "f1 OK FETCH completed")
+        #expect(IMAPConnection.merged([5...9, 1...3, 4...4, 20...30, 25...26]) == [1...9, 20...30])
+    }
+
+    /// CLOSE removes what is \Deleted when it runs, not what this session last saw: a
+    /// message another session undeleted meanwhile stays (found in review: it was lost).
+    @Test func closeKeepsAMessageUndeletedByAnotherSession() async {
+        server.store.deliver(Messages.simple(subject: "keep me"), to: alice, flags: [.deleted])
+        let a = await server.selected()
+        let b = await server.selected()
+        #expect(await b.command("s1 STORE 1 -FLAGS.SILENT (\\Deleted)").last == "s1 OK STORE completed")
+        #expect(await a.command("c1 CLOSE").last == "c1 OK CLOSE completed")
+        let status = await b.command("n1 STATUS INBOX (MESSAGES)")
+        #expect(status.first == "* STATUS INBOX (MESSAGES 1)")
+    }
+
+    /// The same for EXPUNGE.
+    @Test func expungeKeepsAMessageUndeletedByAnotherSession() async {
+        server.store.deliver(Messages.simple(subject: "keep me"), to: alice, flags: [.deleted])
+        server.store.deliver(Messages.simple(subject: "remove me"), to: alice, flags: [.deleted])
+        let a = await server.selected()
+        let b = await server.selected()
+        _ = await b.command("s1 STORE 1 -FLAGS.SILENT (\\Deleted)")
+        let reply = await a.command("x1 EXPUNGE")
+        #expect(reply.contains("* 2 EXPUNGE"))
+        #expect(!reply.contains("* 1 EXPUNGE"))
+    }
+
+    /// A wait cancelled before it began returns at once; so does one cancelled while
+    /// waiting; neither leaves anything behind.
+    @Test func cancelledWaitsEnd() async {
+        let notifier = MailboxChangeNotifier()
+        let early = notifier.makeWaitID()
+        notifier.cancel(account: "a", id: early)
+        await notifier.wait(account: "a", timeout: .seconds(600), id: early)
+        let late = notifier.makeWaitID()
+        async let waiting: Void = notifier.wait(account: "a", timeout: .seconds(600), id: late)
+        while notifier.waiterCount == 0 { await Task.yield() }
+        notifier.cancel(account: "a", id: late)
+        await waiting
+        #expect(notifier.waiterCount == 0)
+    }
+
+    /// IDLE then DONE, many times: no wait is left running for each.
+    @Test func doneCancelsTheIdleWait() async {
+        let client = await server.selected()
+        for round in 0..<50 {
+            await client.send("i\(round) IDLE\r\n")
+            _ = client.takeLines()
+            #expect(await client.command("DONE").last == "i\(round) OK IDLE terminated")
+        }
+        // The spawned waits were cancelled before they ran: each returns at once.
+        let clock = ContinuousClock()
+        let started = clock.now
+        await client.runSpawned()
+        #expect(clock.now - started < .seconds(20))
+        #expect(server.notifier.waiterCount == 0)
+    }
+}
