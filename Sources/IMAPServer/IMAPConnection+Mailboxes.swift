@@ -64,6 +64,16 @@ extension IMAPConnection {
         } catch {
             return storeFailure(tag, error, "RENAME")
         }
+        // The selected mailbox keeps its messages under the new name (INBOX's move to
+        // a new mailbox, leaving INBOX empty, is seen at the next update).
+        if var mailbox = selected, !MailboxNaming.isInbox(source) {
+            if mailbox.name == source {
+                mailbox.name = target
+            } else if mailbox.name.hasPrefix(source + String(MailboxNaming.separator)) {
+                mailbox.name = target + mailbox.name.dropFirst(source.count)
+            }
+            selected = mailbox
+        }
         return finish(tag, .ok, nil, "RENAME completed")
     }
 

@@ -82,11 +82,24 @@ extension IMAPConnection {
             pendingFetch = nil
             return IMAPStep(output: output)
         }
+        pendingFetch = nil
+        output.reserveCapacity(Self.batchBytes + 64 * 1024)
         while output.readableBytes < Self.batchBytes, let first = pending.indices.first {
             if !pending.needsContent {
-                let chunk = pending.indices.prefix(1000)
-                for index in chunk { writeFetch(index, mailbox.messages[index], pending.attributes, content: nil, &pending) }
-                pending.indices = pending.indices.dropFirst(chunk.count)
+                // Flags, sizes, dates: from the index alone, into a local buffer (no
+                // exclusivity checks on the property per write).
+                var buffer = output
+                output = ByteBuffer()
+                var written = 0
+                for index in pending.indices {
+                    Self.writeIndexFetch(
+                        index + 1, mailbox.messages[index], pending.attributes,
+                        recent: !isRev2 && mailbox.isRecent(mailbox.messages[index]), into: &buffer)
+                    written += 1
+                    if buffer.readableBytes >= Self.batchBytes { break }
+                }
+                output = buffer
+                pending.indices = pending.indices.dropFirst(written)
                 continue
             }
             let chunk = Array(pending.indices.prefix(32))
@@ -131,7 +144,55 @@ extension IMAPConnection {
         if pending.unknownEncoding {
             return finish(pending.tag, .no, .unknownCTE, "Unknown Content-Transfer-Encoding")
         }
+        if pending.expunged && !pending.byUID {
+            // RFC 9051 §7.1 (EXPUNGEISSUED): the numbers still stand for messages another
+            // session removed; the client learns of it at its next NOOP.
+            return finish(pending.tag, .no, .expungeIssued, "Some of the requested messages no longer exist")
+        }
         return finish(pending.tag, .ok, nil, pending.byUID ? "UID FETCH completed" : "FETCH completed")
+    }
+
+    /// Whether every attribute comes from the index (no message content needed).
+    static func isIndexOnly(_ attribute: FetchAttribute) -> Bool {
+        switch attribute {
+        case .uid, .flags, .internalDate, .rfc822Size, .modSeq: return true
+        default: return false
+        }
+    }
+
+    /// `* n FETCH (…)` for attributes the index answers (`isIndexOnly`).
+    static func writeIndexFetch(
+        _ number: Int, _ message: MessageSummary, _ attributes: [FetchAttribute], recent: Bool,
+        into buffer: inout ByteBuffer
+    ) {
+        buffer.writeStaticString("* ")
+        buffer.writeDecimal(number)
+        buffer.writeStaticString(" FETCH (")
+        var first = true
+        for attribute in attributes {
+            if first { first = false } else { buffer.writeStaticString(" ") }
+            switch attribute {
+            case .uid:
+                buffer.writeStaticString("UID ")
+                buffer.writeDecimal(message.uid)
+            case .flags:
+                buffer.writeStaticString("FLAGS ")
+                IMAPWire.writeFlagList(message.flags, keywords: message.keywords, recent: recent, into: &buffer)
+            case .internalDate:
+                buffer.writeStaticString("INTERNALDATE ")
+                buffer.writeString(IMAPWire.internalDate(message.internalDate))
+            case .rfc822Size:
+                buffer.writeStaticString("RFC822.SIZE ")
+                buffer.writeDecimal(message.size)
+            case .modSeq:
+                buffer.writeStaticString("MODSEQ (")
+                buffer.writeDecimal(message.modificationSequence)
+                buffer.writeStaticString(")")
+            default:
+                break
+            }
+        }
+        buffer.writeStaticString(")\r\n")
     }
 
     /// One `* n FETCH (…)` line.

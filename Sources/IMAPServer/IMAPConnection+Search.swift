@@ -41,7 +41,7 @@ extension IMAPConnection {
                 for (uid, bytes) in found { contents[uid] = bytes }
                 for position in 0...lastPosition {
                     guard let bytes = contents[uids[position]] else { continue }
-                    let structure = MessageStructure(parsing: IMAPWire.crlf(bytes))
+                    let structure = MessageText(MessageStructure(parsing: IMAPWire.crlf(bytes)))
                     if context.matches(arguments.key, index: chunk[position], structure: structure, connection: self) {
                         matches.append(chunk[position])
                     }
@@ -115,7 +115,7 @@ struct SearchContext {
         }
     }
 
-    func matches(_ key: SearchKey, index: Int, structure: MessageStructure?, connection: IMAPConnection) -> Bool {
+    func matches(_ key: SearchKey, index: Int, structure: MessageText?, connection: IMAPConnection) -> Bool {
         let message = mailbox.messages[index]
         switch key {
         case .all: return true
@@ -174,27 +174,42 @@ struct SearchContext {
         case .header(let name, let text): return header(name, contains: text, structure)
         case .body(let text):
             guard let structure else { return false }
-            return TextSearch.containsCaseInsensitive(structure.searchableBodyText(), text)
+            return TextSearch.contains(structure.body, TextSearch.fold(text))
         case .text(let text):
             guard let structure else { return false }
-            return TextSearch.containsCaseInsensitive(structure.searchableHeaderText(), text)
-                || TextSearch.containsCaseInsensitive(structure.searchableBodyText(), text)
+            let needle = TextSearch.fold(text)
+            return TextSearch.contains(structure.header, needle) || TextSearch.contains(structure.body, needle)
         case .sentBefore(let date): return sentDate(structure).map { $0 < date } ?? false
         case .sentOn(let date): return sentDate(structure) == date
         case .sentSince(let date): return sentDate(structure).map { $0 >= date } ?? false
         }
     }
 
-    private func header(_ name: String, contains text: String, _ structure: MessageStructure?) -> Bool {
+    private func header(_ name: String, contains text: String, _ structure: MessageText?) -> Bool {
         guard let structure else { return false }
-        let values = structure.decodedHeaderValues(named: name)
+        let values = structure.structure.decodedHeaderValues(named: name)
         // HEADER name "": every message that has the field (RFC 9051 §6.4.4).
         if text.isEmpty { return !values.isEmpty }
         return values.contains { TextSearch.containsCaseInsensitive($0, text) }
     }
 
-    private func sentDate(_ structure: MessageStructure?) -> IMAPDate? {
-        guard let value = structure?.decodedHeaderValues(named: "Date").first else { return nil }
+    private func sentDate(_ structure: MessageText?) -> IMAPDate? {
+        guard let value = structure?.structure.decodedHeaderValues(named: "Date").first else { return nil }
         return IMAPWire.sentDate(value)
     }
+}
+
+/// One message's text for SEARCH, decoded and folded at most once however many keys
+/// look at it.
+final class MessageText {
+    let structure: MessageStructure
+
+    init(_ structure: MessageStructure) {
+        self.structure = structure
+    }
+
+    /// Every text part, decoded, lower-cased (BODY, TEXT).
+    lazy var body: [UInt8] = TextSearch.fold(structure.searchableBodyText())
+    /// Every header field, decoded, lower-cased (TEXT).
+    lazy var header: [UInt8] = TextSearch.fold(structure.searchableHeaderText())
 }

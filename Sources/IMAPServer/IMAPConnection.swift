@@ -27,7 +27,8 @@ public struct IMAPStep: Sendable {
 /// A mailbox the session has selected: the session's own view of it, whose message
 /// numbers change only when the session has been told (RFC 9051 §7.5.1).
 struct SelectedMailbox {
-    let name: String
+    /// Follows RENAME by this session.
+    var name: String
     let handle: any IMAPMailbox
     let isReadOnly: Bool
     let uidValidity: UInt32

@@ -2,6 +2,22 @@ import IMAPProtocol
 import MailStore
 import NIOCore
 
+extension ByteBuffer {
+    /// `value` in decimal, without going through a String.
+    mutating func writeDecimal(_ value: some BinaryInteger) {
+        var remaining = UInt64(value)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var start = 20
+            repeat {
+                start -= 1
+                digits[start] = UInt8(truncatingIfNeeded: remaining % 10) &+ 48
+                remaining /= 10
+            } while remaining > 0
+            writeBytes(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: digits[start..<20])))
+        }
+    }
+}
+
 /// Response pieces the connection writes: flag lists, dates, sequence sets, section
 /// names, literals.
 enum IMAPWire {
@@ -16,6 +32,44 @@ enum IMAPWire {
         if recent { names.append("\\Recent") }
         names += keywords
         return "(" + names.joined(separator: " ") + ")"
+    }
+
+    /// `flagList` written straight into `buffer` (FETCH FLAGS of a whole mailbox).
+    static func writeFlagList(_ flags: SystemFlags, keywords: [String], recent: Bool, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString("(")
+        var first = true
+        func separate(_ buffer: inout ByteBuffer) {
+            if first { first = false } else { buffer.writeStaticString(" ") }
+        }
+        if flags.contains(.answered) {
+            separate(&buffer)
+            buffer.writeStaticString("\\Answered")
+        }
+        if flags.contains(.flagged) {
+            separate(&buffer)
+            buffer.writeStaticString("\\Flagged")
+        }
+        if flags.contains(.deleted) {
+            separate(&buffer)
+            buffer.writeStaticString("\\Deleted")
+        }
+        if flags.contains(.seen) {
+            separate(&buffer)
+            buffer.writeStaticString("\\Seen")
+        }
+        if flags.contains(.draft) {
+            separate(&buffer)
+            buffer.writeStaticString("\\Draft")
+        }
+        if recent {
+            separate(&buffer)
+            buffer.writeStaticString("\\Recent")
+        }
+        for keyword in keywords {
+            separate(&buffer)
+            buffer.writeString(keyword)
+        }
+        buffer.writeStaticString(")")
     }
 
     /// System flags and keywords from a client's flag list; nil when it holds a flag a

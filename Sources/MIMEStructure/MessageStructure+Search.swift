@@ -71,14 +71,18 @@ extension MessageStructure {
 /// - SeeAlso: RFC 9051 §6.4.4; Unicode §3.13 (default case operations)
 public enum TextSearch {
     public static func containsCaseInsensitive(_ haystack: String, _ needle: String) -> Bool {
-        let pattern = Array(needle.lowercased().utf8)
+        let pattern = fold(needle)
         guard !pattern.isEmpty else { return true }
-        let text = Array(haystack.lowercased().utf8)
-        return contains(text, pattern)
+        return contains(fold(haystack), pattern)
     }
 
-    /// Whether `pattern` occurs in `text` (Knuth–Morris–Pratt).
-    static func contains(_ text: [UInt8], _ pattern: [UInt8]) -> Bool {
+    /// `text` as `containsCaseInsensitive` compares it: lower-cased UTF-8. For a text
+    /// searched several times (one message, many SEARCH keys), fold it once and use
+    /// `contains`.
+    public static func fold(_ text: String) -> [UInt8] { Array(text.lowercased().utf8) }
+
+    /// Whether `pattern` occurs in `text` (Knuth–Morris–Pratt); both already folded.
+    public static func contains(_ text: [UInt8], _ pattern: [UInt8]) -> Bool {
         guard !pattern.isEmpty else { return true }
         guard pattern.count <= text.count else { return false }
         // failure[i]: the length of the longest proper prefix of pattern[0...i] that is

@@ -129,3 +129,20 @@ struct IMAPRobustnessTests {
         #expect(server.notifier.waiterCount == 0)
     }
 }
+
+@Suite("IMAP: the selected mailbox renamed")
+struct IMAPRenameSelectedTests {
+    let server = IMAPTestServer()
+
+    /// After RENAME of the selected mailbox, APPEND to the new name shows up at once.
+    @Test func selectedMailboxFollowsRename() async {
+        let client = await server.loggedIn()
+        _ = await client.command("c1 CREATE Work")
+        _ = await client.command("s1 SELECT Work")
+        #expect(await client.command("r1 RENAME Work Done").last == "r1 OK RENAME completed")
+        let message = Messages.simple()
+        let reply = await client.command("a1 APPEND Done {\(message.utf8.count)+}\r\n" + message)
+        #expect(reply.first == "* 1 EXISTS")
+        #expect(await client.command("st STATUS Work (MESSAGES)").last?.hasPrefix("st NO [NONEXISTENT]") == true)
+    }
+}
