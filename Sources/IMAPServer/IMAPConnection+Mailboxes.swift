@@ -122,18 +122,22 @@ extension IMAPConnection {
         let matchers = arguments.patterns.compactMap { pattern in
             patternMatcher(reference: arguments.reference.name, pattern: pattern)
         }
-        let names = Set(all.map(\.name))
+        let existing = Set(all.filter(\.exists).map(\.name))
         var entries: [(name: String, attributes: [String], selectable: Bool)] = []
         for mailbox in all where matchers.contains(where: { $0.matches(mailbox.name) }) {
+            let prefix = mailbox.name + String(MailboxNaming.separator)
+            let hasChildren = existing.contains { $0.hasPrefix(prefix) }
             if subscribedOnly && !mailbox.isSubscribed { continue }
             if specialUseOnly && mailbox.specialUse == nil { continue }
+            // A name without a mailbox: listed as the parent of one that exists, or
+            // when subscriptions are asked for (RFC 5258 §3.4, RFC 9051 §6.3.9).
+            if !mailbox.exists && !subscribedOnly && !hasChildren { continue }
             var attributes: [String] = []
-            let prefix = mailbox.name + String(MailboxNaming.separator)
-            let hasChildren = names.contains { $0.hasPrefix(prefix) }
+            if !mailbox.exists { attributes.append(isRev2 || !arguments.selectionOptions.isEmpty ? "\\NonExistent" : "\\Noselect") }
             attributes.append(hasChildren ? "\\HasChildren" : "\\HasNoChildren")
             if returnSubscribed && mailbox.isSubscribed { attributes.append("\\Subscribed") }
-            if returnSpecialUse, let use = mailbox.specialUse { attributes.append(use) }
-            entries.append((mailbox.name, attributes, true))
+            if returnSpecialUse, mailbox.exists, let use = mailbox.specialUse { attributes.append(use) }
+            entries.append((mailbox.name, attributes, mailbox.exists))
         }
         for entry in entries {
             untagged("LIST (\(entry.attributes.joined(separator: " "))) \"/\" \(wireName(entry.name))")
@@ -153,7 +157,7 @@ extension IMAPConnection {
         }
         if let matcher = patternMatcher(reference: reference.name, pattern: pattern) {
             for mailbox in all where mailbox.isSubscribed && matcher.matches(mailbox.name) {
-                untagged("LSUB () \"/\" \(wireName(mailbox.name))")
+                untagged("LSUB (\(mailbox.exists ? "" : "\\Noselect")) \"/\" \(wireName(mailbox.name))")
             }
         }
         return finish(tag, .ok, nil, "LSUB completed")

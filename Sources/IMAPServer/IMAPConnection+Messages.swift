@@ -12,6 +12,9 @@ struct PendingFetch {
     let byUID: Bool
     let needsContent: Bool
     let needsStructure: Bool
+    /// Every attribute comes from the index or the structure cache (ENVELOPE,
+    /// BODYSTRUCTURE, BODY): messages whose structure is cached need not be read.
+    let isCacheable: Bool
     var unknownEncoding = false
     var expunged = false
 }
@@ -71,9 +74,15 @@ extension IMAPConnection {
             default: return false
             }
         }
+        let isCacheable = needsContent && attributes.allSatisfy { attribute in
+            switch attribute {
+            case .envelope, .bodyStructure, .body: return true
+            default: return Self.isIndexOnly(attribute)
+            }
+        }
         pendingFetch = PendingFetch(
             tag: tag, indices: indices[...], attributes: attributes, byUID: byUID, needsContent: needsContent,
-            needsStructure: needsStructure)
+            needsStructure: needsStructure, isCacheable: isCacheable)
         return await continueFetch()
     }
 
@@ -102,7 +111,29 @@ extension IMAPConnection {
                 pending.indices = pending.indices.dropFirst(written)
                 continue
             }
-            let chunk = Array(pending.indices.prefix(32))
+            if pending.isCacheable {
+                // Messages whose structure is cached: answered without reading them.
+                var written = 0
+                for index in pending.indices {
+                    let message = mailbox.messages[index]
+                    guard let entry = services.structures.entry(structureKey(mailbox, message.uid)),
+                        Self.covers(entry, pending.attributes)
+                    else { break }
+                    writeFetch(index, message, pending.attributes, content: nil, cached: entry, &pending)
+                    written += 1
+                    if output.readableBytes >= Self.batchBytes { break }
+                }
+                pending.indices = pending.indices.dropFirst(written)
+                if written > 0 { continue }
+            }
+            var chunk = Array(pending.indices.prefix(32))
+            if pending.isCacheable, let cachedAt = chunk.dropFirst().firstIndex(where: { index in
+                services.structures.entry(structureKey(mailbox, mailbox.messages[index].uid)).map {
+                    Self.covers($0, pending.attributes)
+                } ?? false
+            }) {
+                chunk = Array(chunk[..<cachedAt])
+            }
             let uids = chunk.map { mailbox.messages[$0].uid }
             let found: [(uid: UInt32, bytes: [UInt8])]
             do {
@@ -129,7 +160,9 @@ extension IMAPConnection {
                     pending.expunged = true
                     continue
                 }
-                writeFetch(index, mailbox.messages[index], pending.attributes, content: IMAPWire.crlf(bytes), &pending)
+                writeFetch(
+                    index, mailbox.messages[index], pending.attributes, content: IMAPWire.crlf(bytes), cached: nil,
+                    &pending)
             }
             pending.indices = pending.indices.dropFirst(lastPosition + 1)
         }
@@ -195,14 +228,40 @@ extension IMAPConnection {
         buffer.writeStaticString(")\r\n")
     }
 
-    /// One `* n FETCH (…)` line.
+    func structureKey(_ mailbox: SelectedMailbox, _ uid: UInt32) -> StructureCache.Key {
+        StructureCache.Key(
+            mailbox: (user?.canonical ?? "") + "\u{0}" + mailbox.name, uidValidity: mailbox.uidValidity, uid: uid,
+            utf8: acceptsUTF8)
+    }
+
+    /// Whether a cached entry answers every structure item of `attributes`.
+    static func covers(_ entry: StructureCache.Entry, _ attributes: [FetchAttribute]) -> Bool {
+        attributes.allSatisfy { attribute in
+            switch attribute {
+            case .envelope: return entry.envelope != nil
+            case .bodyStructure: return entry.bodyStructure != nil
+            case .body: return entry.body != nil
+            default: return true
+            }
+        }
+    }
+
+    /// One `* n FETCH (…)` line, from the message's `content` or its `cached` structure.
     private func writeFetch(
         _ index: Int, _ message: MessageSummary, _ attributes: [FetchAttribute], content: [UInt8]?,
-        _ pending: inout PendingFetch
+        cached: StructureCache.Entry?, _ pending: inout PendingFetch
     ) {
         let isRecent = !isRev2 && (selected?.isRecent(message) ?? false)
         var structure: MessageStructure?
         if pending.needsStructure, let content { structure = MessageStructure(parsing: content) }
+        var computed = StructureCache.Entry()
+        defer {
+            if pending.isCacheable, cached == nil, let mailbox = selected {
+                services.structures.store(
+                    structureKey(mailbox, message.uid), envelope: computed.envelope,
+                    bodyStructure: computed.bodyStructure, body: computed.body)
+            }
+        }
         let bytes = content ?? []
         output.writeString("* \(index + 1) FETCH (")
         for (position, attribute) in attributes.enumerated() {
@@ -220,13 +279,19 @@ extension IMAPConnection {
                 output.writeString("MODSEQ (\(message.modificationSequence))")
             case .envelope:
                 output.writeString("ENVELOPE ")
-                output.writeBytes(structure?.encodedEnvelope(allowUTF8: acceptsUTF8) ?? Array("NIL".utf8))
+                let bytes = cached?.envelope ?? structure?.encodedEnvelope(allowUTF8: acceptsUTF8)
+                computed.envelope = bytes
+                output.writeBytes(bytes ?? Array("NIL".utf8))
             case .bodyStructure:
                 output.writeString("BODYSTRUCTURE ")
-                output.writeBytes(structure?.bodyStructure(extensible: true, allowUTF8: acceptsUTF8) ?? Array("NIL".utf8))
+                let bytes = cached?.bodyStructure ?? structure?.bodyStructure(extensible: true, allowUTF8: acceptsUTF8)
+                computed.bodyStructure = bytes
+                output.writeBytes(bytes ?? Array("NIL".utf8))
             case .body:
                 output.writeString("BODY ")
-                output.writeBytes(structure?.bodyStructure(extensible: false, allowUTF8: acceptsUTF8) ?? Array("NIL".utf8))
+                let bytes = cached?.body ?? structure?.bodyStructure(extensible: false, allowUTF8: acceptsUTF8)
+                computed.body = bytes
+                output.writeBytes(bytes ?? Array("NIL".utf8))
             case .rfc822:
                 output.writeString("RFC822 ")
                 IMAPWire.writeLiteral(bytes, into: &output)

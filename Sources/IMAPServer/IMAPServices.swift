@@ -49,6 +49,8 @@ public struct IMAPServices: Sendable {
     }
     /// Which messages are \Recent for IMAP4rev1 sessions.
     let recent = RecentTracker()
+    /// Encoded ENVELOPE/BODYSTRUCTURE/BODY of recently fetched messages.
+    let structures = StructureCache()
 
     public init(
         authenticator: Authenticator, store: any MailboxFolders, notifier: MailboxChangeNotifier? = nil,

@@ -121,11 +121,17 @@ public struct MailboxInfo: Sendable, Equatable {
     /// RFC 6154 special use (`\Sent`, `\Drafts`, `\Trash`, `\Junk`, `\Archive`, …), or nil.
     public var specialUse: String?
     public var isSubscribed: Bool
+    /// False for a name that is listed although no mailbox has it: a subscription of a
+    /// mailbox that does not exist (IMAP `\NonExistent`, RFC 9051 §6.3.9), or the missing
+    /// parent of one that does (`a` of `a/b`, which Maildir++ allows; IMAP `\NonExistent`
+    /// or `\Noselect`). Such a name cannot be opened; its special use is nil.
+    public var exists: Bool
 
-    public init(name: String, specialUse: String? = nil, isSubscribed: Bool = false) {
+    public init(name: String, specialUse: String? = nil, isSubscribed: Bool = false, exists: Bool = true) {
         self.name = name
         self.specialUse = specialUse
         self.isSubscribed = isSubscribed
+        self.exists = exists
     }
 }
 

@@ -146,3 +146,45 @@ struct IMAPRenameSelectedTests {
         #expect(await client.command("st STATUS Work (MESSAGES)").last?.hasPrefix("st NO [NONEXISTENT]") == true)
     }
 }
+
+@Suite("IMAP LIST: names without a mailbox")
+struct IMAPListNonExistentTests {
+    let server = IMAPTestServer()
+
+    /// RFC 5258 §3.1, RFC 9051 §6.3.9: a subscription whose mailbox is gone is listed
+    /// with \NonExistent under LIST (SUBSCRIBED), and not by a plain LIST.
+    @Test func subscribedButGone() async {
+        let client = await server.loggedIn()
+        _ = await client.command("l0 LIST \"\" *")
+        _ = await client.command("s1 SUBSCRIBE Old")
+        let subscribed = await client.command("l1 LIST (SUBSCRIBED) \"\" *")
+        #expect(subscribed.contains("* LIST (\\NonExistent \\HasNoChildren \\Subscribed) \"/\" Old"))
+        let plain = await client.command("l2 LIST \"\" *")
+        #expect(!plain.contains { $0.hasSuffix(" Old") })
+        let lsub = await client.command("l3 LSUB \"\" *")
+        #expect(lsub.contains("* LSUB (\\Noselect) \"/\" Old"))
+    }
+}
+
+@Suite("IMAP: ENVELOPE and BODYSTRUCTURE from the structure cache")
+struct IMAPStructureCacheTests {
+    let server = IMAPTestServer()
+
+    /// The second listing of a mailbox reads no message: the same bytes come from the
+    /// cache; a BODY[] still reads the message.
+    @Test func secondListingReadsNothing() async {
+        for index in 0..<5 { server.store.deliver(Messages.simple(subject: "m\(index)"), to: TestAccounts.alice) }
+        let client = await server.selected()
+        let first = await client.command("f1 UID FETCH 1:* (FLAGS ENVELOPE BODYSTRUCTURE)")
+        let readsAfterFirst = server.store.contentReads.withLock { $0 }
+        #expect(readsAfterFirst == 5)
+        let second = await client.command("f2 UID FETCH 1:* (FLAGS ENVELOPE BODYSTRUCTURE)")
+        #expect(server.store.contentReads.withLock { $0 } == readsAfterFirst)
+        #expect(Array(first.dropLast()) == Array(second.dropLast()))
+        // BODY is not cached yet: read again, then cached too.
+        _ = await client.command("f3 FETCH 1:* (BODY)")
+        #expect(server.store.contentReads.withLock { $0 } == readsAfterFirst + 5)
+        _ = await client.command("f4 FETCH 1:* (BODY[])")
+        #expect(server.store.contentReads.withLock { $0 } == readsAfterFirst + 10)
+    }
+}

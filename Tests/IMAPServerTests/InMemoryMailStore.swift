@@ -11,6 +11,9 @@ import Synchronization
 /// Sizes are the stored byte counts, so tests store messages with CRLF line ends.
 /// Errors follow the table in `Mailbox.swift`.
 final class InMemoryMailStore: MailboxFolders {
+    /// Message contents read so far (tests of what is answered without reading).
+    let contentReads = Mutex(0)
+
     struct StoredMessage {
         var summary: MessageSummary
         var bytes: [UInt8]
@@ -126,11 +129,32 @@ final class InMemoryMailStore: MailboxFolders {
                 if b == "INBOX" { return false }
                 return a < b
             }
-            return names.map { name in
+            var result = names.map { name in
                 MailboxInfo(
                     name: name, specialUse: state.mailboxes[account.names[name]!]?.specialUse,
                     isSubscribed: account.subscriptions.contains(name))
             }
+            // Like the Maildir store: subscriptions without a mailbox, and missing parents.
+            var listed = Set(names)
+            var extra: [MailboxInfo] = []
+            for name in names {
+                var parent = MailboxNaming.parent(of: name)
+                while let current = parent, !listed.contains(current) {
+                    listed.insert(current)
+                    extra.append(MailboxInfo(name: current, isSubscribed: account.subscriptions.contains(current), exists: false))
+                    parent = MailboxNaming.parent(of: current)
+                }
+            }
+            for name in account.subscriptions.sorted() where !listed.contains(name) {
+                extra.append(MailboxInfo(name: name, isSubscribed: true, exists: false))
+            }
+            result += extra
+            result.sort { a, b in
+                if a.name == "INBOX" { return b.name != "INBOX" }
+                if b.name == "INBOX" { return false }
+                return a.name < b.name
+            }
+            return result
         }
     }
 
@@ -316,7 +340,8 @@ struct InMemoryMailbox: IMAPMailbox {
     }
 
     func content(uid: UInt32) async throws(StoreError) -> [UInt8] {
-        try withMailbox { mailbox throws(StoreError) in
+        store.contentReads.withLock { $0 += 1 }
+        return try withMailbox { mailbox throws(StoreError) in
             guard let message = mailbox.messages.first(where: { $0.summary.uid == uid }) else {
                 throw StoreError(.expunged, "uid \(uid)")
             }

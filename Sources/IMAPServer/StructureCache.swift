@@ -1,0 +1,67 @@
+import Synchronization
+
+/// ENVELOPE, BODYSTRUCTURE and BODY of recently fetched messages, as encoded: a client
+/// that lists a mailbox again (Thunderbird after a reconnect, a second device) gets
+/// them without its messages being read and parsed again. A message never changes
+/// under its UID (RFC 9051 §2.3.1.1), so entries are never stale; they go, oldest first,
+/// when the cache holds more than `limit` octets.
+final class StructureCache: Sendable {
+    struct Key: Hashable, Sendable {
+        /// Account and mailbox, as the session names them.
+        let mailbox: String
+        let uidValidity: UInt32
+        let uid: UInt32
+        /// Encoded for a client that accepts UTF-8 (RFC 6855) or not.
+        let utf8: Bool
+    }
+
+    struct Entry: Sendable {
+        var envelope: [UInt8]?
+        var bodyStructure: [UInt8]?
+        var body: [UInt8]?
+
+        var cost: Int { (envelope?.count ?? 0) + (bodyStructure?.count ?? 0) + (body?.count ?? 0) + 96 }
+    }
+
+    private struct State {
+        var entries: [Key: Entry] = [:]
+        var order: [Key] = []
+        var head = 0
+        var bytes = 0
+    }
+
+    let limit: Int
+    private let state = Mutex(State())
+
+    init(limit: Int = 32 * 1024 * 1024) {
+        self.limit = limit
+    }
+
+    func entry(_ key: Key) -> Entry? {
+        state.withLock { $0.entries[key] }
+    }
+
+    /// Adds what was computed to what is known of the message.
+    func store(_ key: Key, envelope: [UInt8]?, bodyStructure: [UInt8]?, body: [UInt8]?) {
+        guard envelope != nil || bodyStructure != nil || body != nil else { return }
+        state.withLock { state in
+            var entry = state.entries[key] ?? Entry()
+            let before = state.entries[key]?.cost
+            if let envelope { entry.envelope = envelope }
+            if let bodyStructure { entry.bodyStructure = bodyStructure }
+            if let body { entry.body = body }
+            if let before { state.bytes -= before } else { state.order.append(key) }
+            state.entries[key] = entry
+            state.bytes += entry.cost
+            while state.bytes > limit, state.head < state.order.count {
+                let oldest = state.order[state.head]
+                state.head += 1
+                if let gone = state.entries.removeValue(forKey: oldest) { state.bytes -= gone.cost }
+            }
+            if state.head > 4096 && state.head * 2 > state.order.count {
+                state.order.removeFirst(state.head)
+                state.head = 0
+            }
+        }
+    }
+}
