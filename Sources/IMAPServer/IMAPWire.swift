@@ -1,4 +1,5 @@
 import IMAPProtocol
+import MailCore
 import MailStore
 import NIOCore
 
@@ -21,52 +22,33 @@ extension ByteBuffer {
 /// Response pieces the connection writes: flag lists, dates, sequence sets, section
 /// names, literals.
 enum IMAPWire {
+    /// The system flags in the order IMAP lists them, with their names.
+    static let systemFlagNames: [(SystemFlags, StaticString)] = [
+        (.answered, "\\Answered"), (.flagged, "\\Flagged"), (.deleted, "\\Deleted"), (.seen, "\\Seen"),
+        (.draft, "\\Draft"),
+    ]
+
     /// `(\Seen \Flagged $Forwarded)`, with `\Recent` for IMAP4rev1 sessions.
     static func flagList(_ flags: SystemFlags, keywords: [String], recent: Bool = false) -> String {
-        var names: [String] = []
-        if flags.contains(.answered) { names.append("\\Answered") }
-        if flags.contains(.flagged) { names.append("\\Flagged") }
-        if flags.contains(.deleted) { names.append("\\Deleted") }
-        if flags.contains(.seen) { names.append("\\Seen") }
-        if flags.contains(.draft) { names.append("\\Draft") }
-        if recent { names.append("\\Recent") }
-        names += keywords
-        return "(" + names.joined(separator: " ") + ")"
+        var buffer = ByteBuffer()
+        writeFlagList(flags, keywords: keywords, recent: recent, into: &buffer)
+        return String(buffer: buffer)
     }
 
     /// `flagList` written straight into `buffer` (FETCH FLAGS of a whole mailbox).
     static func writeFlagList(_ flags: SystemFlags, keywords: [String], recent: Bool, into buffer: inout ByteBuffer) {
         buffer.writeStaticString("(")
         var first = true
-        func separate(_ buffer: inout ByteBuffer) {
+        for (flag, name) in systemFlagNames where flags.contains(flag) {
             if first { first = false } else { buffer.writeStaticString(" ") }
-        }
-        if flags.contains(.answered) {
-            separate(&buffer)
-            buffer.writeStaticString("\\Answered")
-        }
-        if flags.contains(.flagged) {
-            separate(&buffer)
-            buffer.writeStaticString("\\Flagged")
-        }
-        if flags.contains(.deleted) {
-            separate(&buffer)
-            buffer.writeStaticString("\\Deleted")
-        }
-        if flags.contains(.seen) {
-            separate(&buffer)
-            buffer.writeStaticString("\\Seen")
-        }
-        if flags.contains(.draft) {
-            separate(&buffer)
-            buffer.writeStaticString("\\Draft")
+            buffer.writeStaticString(name)
         }
         if recent {
-            separate(&buffer)
+            if first { first = false } else { buffer.writeStaticString(" ") }
             buffer.writeStaticString("\\Recent")
         }
         for keyword in keywords {
-            separate(&buffer)
+            if first { first = false } else { buffer.writeStaticString(" ") }
             buffer.writeString(keyword)
         }
         buffer.writeStaticString(")")
@@ -112,15 +94,8 @@ enum IMAPWire {
     }
 
     static func civilDate(daysSince1970 days: Int64) -> (Int, Int, Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (Int(yearOfEra + era * 400 + (month <= 2 ? 1 : 0)), Int(month), Int(day))
+        let (year, month, day) = RFC5322Date.civilDate(daysSince1970: days)
+        return (Int(year), Int(month), Int(day))
     }
 
     /// Ascending numbers as a compact sequence set: `1:3,5,7:9`.

@@ -21,8 +21,9 @@ public enum RFC5322Date {
         return "\(weekday), \(day) \(months[Int(month - 1)]) \(year) \(time) +0000"
     }
 
-    /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
-    static func civilDate(daysSince1970 days: Int64) -> (year: Int64, month: Int64, day: Int64) {
+    /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar); also
+    /// IMAP's INTERNALDATE and SEARCH dates.
+    public static func civilDate(daysSince1970 days: Int64) -> (year: Int64, month: Int64, day: Int64) {
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let dayOfEra = z - era * 146_097
