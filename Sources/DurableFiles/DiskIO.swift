@@ -146,17 +146,29 @@ public enum DiskIO {
     }
 
     /// The whole contents of the file at `path`.
-    public static func readWholeFile(_ path: String) throws(DiskIOError) -> [UInt8] {
+    ///
+    /// With `followingSymbolicLinks` false, only a regular file is read: a symbolic link
+    /// as the last component of `path` is refused (`ELOOP`, O_NOFOLLOW), and so is
+    /// anything else that is not a regular file (`EINVAL`: a FIFO, which is opened
+    /// without blocking, a device, a directory). For files in directories other people
+    /// can write to, such as a Maildir.
+    public static func readWholeFile(_ path: String, followingSymbolicLinks: Bool = true) throws(DiskIOError) -> [UInt8] {
+        let flags = O_RDONLY | O_CLOEXEC | (followingSymbolicLinks ? 0 : O_NOFOLLOW | O_NONBLOCK)
         var descriptor: Int32
         repeat {
-            descriptor = open(path, O_RDONLY | O_CLOEXEC)
+            descriptor = open(path, flags)
         } while descriptor < 0 && errno == EINTR
         guard descriptor >= 0 else { throw DiskIOError("open", path, errno) }
         defer { _ = close(descriptor) }
         // Sized from fstat: one allocation for the usual case of a file that does not
         // change while it is read (Maildir files never do); growth handles the rest.
         var information = stat()
-        let expected = fstat(descriptor, &information) == 0 ? max(Int(information.st_size), 0) : 0
+        let isKnown = fstat(descriptor, &information) == 0
+        if !followingSymbolicLinks {
+            guard isKnown else { throw DiskIOError("fstat", path, errno) }
+            guard (information.st_mode & S_IFMT) == S_IFREG else { throw DiskIOError("open", path, EINVAL) }
+        }
+        let expected = isKnown ? max(Int(information.st_size), 0) : 0
         var contents = [UInt8](repeating: 0, count: expected + 1)
         var filled = 0
         while true {

@@ -222,8 +222,10 @@ enum IndexDatabase {
         }
     }
 
-    static func subscriptions(_ db: Database) throws -> Set<String> {
-        Set(try String.fetchAll(db, sql: "SELECT name FROM subscriptions"))
+    /// The subscribed names (octet-distinct: names that differ only in Unicode
+    /// normalization are different names).
+    static func subscriptions(_ db: Database) throws -> [String] {
+        try String.fetchAll(db, sql: "SELECT name FROM subscriptions")
     }
 
     static func setSubscribed(_ db: Database, name: String, subscribed: Bool) throws {
@@ -258,13 +260,20 @@ enum IndexDatabase {
         }
     }
 
-    /// The UID Dovecot gave `base`, if the mailbox was adopted and the UID is still free.
-    static func adoptedUID(_ db: Database, mailbox: Int64, base: String) throws -> UInt32? {
-        guard let uid = try Int64.fetchOne(
-            db, sql: "SELECT uid FROM adopted_uids WHERE mailbox = ? AND base = ?", arguments: [mailbox, base])
-        else { return nil }
-        let value = UInt32(truncatingIfNeeded: uid)
-        return try MessageRow.exists(db, mailbox: mailbox, uid: value) ? nil : value
+    /// The UIDs Dovecot gave the files of an adopted mailbox, by base; empty once the
+    /// first scan has used them (`forgetAdoptedUIDs`).
+    static func adoptedUIDs(_ db: Database, mailbox: Int64) throws -> [String: UInt32] {
+        var uids: [String: UInt32] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT base, uid FROM adopted_uids WHERE mailbox = ?", arguments: [mailbox]) {
+            uids[row[0]] = UInt32(truncatingIfNeeded: row[1] as Int64)
+        }
+        return uids
+    }
+
+    /// Adopted UIDs count for the files the first scan finds, and only then: a file that
+    /// shows up later gets UIDNEXT, never a UID below those clients have seen since.
+    static func forgetAdoptedUIDs(_ db: Database, mailbox: Int64) throws {
+        try db.execute(sql: "DELETE FROM adopted_uids WHERE mailbox = ?", arguments: [mailbox])
     }
 
     struct MailboxRow {
@@ -302,44 +311,51 @@ enum IndexDatabase {
         var keywords: String
         var modificationSequence: Int64
 
-        static func fetchAll(_ db: Database, mailbox: Int64) throws -> [MessageRow] {
-            try Row.fetchAll(
+        /// Every message row of `mailbox` in UID order, each passed to `body` as it is read
+        /// (no array of rows: a mailbox may have hundreds of thousands).
+        static func forEach(
+            _ db: Database, mailbox: Int64,
+            _ body: (_ uid: UInt32, _ file: String, _ summary: MessageSummary) throws -> Void
+        ) throws {
+            let rows = try Row.fetchCursor(
                 db,
                 sql: """
-                    SELECT uid, base, file, size, internaldate, flags, keywords, modseq
+                    SELECT uid, file, size, internaldate, flags, keywords, modseq
                     FROM messages WHERE mailbox = ? ORDER BY uid
-                    """, arguments: [mailbox]
-            ).map { row in
-                MessageRow(
-                    mailbox: mailbox, uid: UInt32(truncatingIfNeeded: row[0] as Int64), base: row[1], file: row[2],
-                    size: row[3], internalDate: row[4], flags: row[5], keywords: row[6], modificationSequence: row[7])
+                    """, arguments: [mailbox])
+            while let row = try rows.next() {
+                let uid = UInt32(truncatingIfNeeded: row[0] as Int64)
+                let keywords: String = row[5]
+                let summary = MessageSummary(
+                    uid: uid, size: Int(row[2] as Int64), internalDate: row[3], flags: SystemFlags(rawValue: row[4]),
+                    keywords: keywords.isEmpty ? [] : keywords.split(separator: " ").map(String.init),
+                    modificationSequence: UInt64(row[6] as Int64))
+                try body(uid, row[1], summary)
             }
         }
 
-        static func exists(_ db: Database, mailbox: Int64, uid: UInt32) throws -> Bool {
-            try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM messages WHERE mailbox = ? AND uid = ?", arguments: [mailbox, Int64(uid)]) ?? false
-        }
-
         static func delete(_ db: Database, mailbox: Int64, uid: UInt32) throws {
-            try db.execute(sql: "DELETE FROM messages WHERE mailbox = ? AND uid = ?", arguments: [mailbox, Int64(uid)])
+            try db.cachedStatement(sql: "DELETE FROM messages WHERE mailbox = ? AND uid = ?")
+                .execute(arguments: [mailbox, Int64(uid)])
         }
 
         func insert(_ db: Database) throws {
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO messages (mailbox, uid, base, file, size, internaldate, flags, keywords, modseq)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    mailbox, Int64(uid), base, file, size, internalDate, flags, keywords, modificationSequence,
-                ])
+                    """
+            ).execute(arguments: [
+                mailbox, Int64(uid), base, file, size, internalDate, flags, keywords, modificationSequence,
+            ])
         }
 
-        func update(_ db: Database) throws {
-            try db.execute(
-                sql: "UPDATE messages SET file = ?, flags = ?, modseq = ? WHERE mailbox = ? AND uid = ?",
-                arguments: [file, flags, modificationSequence, mailbox, Int64(uid)])
+        /// A file another program renamed: its name, and its flags when the name changed them.
+        static func update(
+            _ db: Database, mailbox: Int64, uid: UInt32, file: String, flags: Int, modificationSequence: Int64
+        ) throws {
+            try db.cachedStatement(sql: "UPDATE messages SET file = ?, flags = ?, modseq = ? WHERE mailbox = ? AND uid = ?")
+                .execute(arguments: [file, flags, modificationSequence, mailbox, Int64(uid)])
         }
     }
 }
@@ -359,7 +375,7 @@ enum DovecotUIDList {
     }
 
     static func read(_ path: String) -> Contents? {
-        guard let bytes = try? DiskIO.readWholeFile(path) else { return nil }
+        guard let bytes = try? DiskIO.readWholeFile(path, followingSymbolicLinks: false) else { return nil }
         return parse(String(decoding: bytes, as: UTF8.self))
     }
 

@@ -17,31 +17,42 @@ struct MaildirFileName: Sendable, Equatable {
     let relativePath: String
     let flags: SystemFlags
     /// `,W=` from the name: the size with CRLF line ends.
-    let crlfSize: Int?
+    var crlfSize: Int? { Self.field("W", in: base) }
     /// Not in the name; the file's time is used.
     var internalDate: Int64? { nil }
 
     init?(subdirectory: String, name: String) {
-        guard !name.hasPrefix("."), !name.isEmpty else { return nil }
-        let parts = name.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-        base = String(parts[0])
-        guard !base.isEmpty else { return nil }
+        guard let base = Self.base(ofName: name) else { return nil }
+        self.base = String(base)
         relativePath = subdirectory + "/" + name
+        flags = Self.flags(ofName: name)
+    }
+
+    /// The base of a file name: up to the first ":" (the info separator); nil for names
+    /// that are no message (hidden, or with nothing before the ":").
+    static func base(ofName name: String) -> Substring? {
+        guard let first = name.utf8.first, first != UInt8(ascii: "."), first != UInt8(ascii: ":") else { return nil }
+        guard let colon = name.utf8.firstIndex(of: UInt8(ascii: ":")) else { return name[...] }
+        return name[..<colon]
+    }
+
+    /// The system flags in a name's `:2,` suffix.
+    static func flags(ofName name: String) -> SystemFlags {
         var flags: SystemFlags = []
-        if parts.count == 2, parts[1].hasPrefix("2,") {
-            for letter in parts[1].dropFirst(2) {
-                switch letter {
-                case "D": flags.insert(.draft)
-                case "F": flags.insert(.flagged)
-                case "R": flags.insert(.answered)
-                case "S": flags.insert(.seen)
-                case "T": flags.insert(.deleted)
-                default: break  // P (passed), and a–z keywords (Dovecot's dovecot-keywords)
-                }
+        guard let colon = name.utf8.firstIndex(of: UInt8(ascii: ":")) else { return flags }
+        let info = name.utf8[colon...].dropFirst()
+        guard info.starts(with: "2,".utf8) else { return flags }
+        for letter in info.dropFirst(2) {
+            switch letter {
+            case UInt8(ascii: "D"): flags.insert(.draft)
+            case UInt8(ascii: "F"): flags.insert(.flagged)
+            case UInt8(ascii: "R"): flags.insert(.answered)
+            case UInt8(ascii: "S"): flags.insert(.seen)
+            case UInt8(ascii: "T"): flags.insert(.deleted)
+            default: break  // P (passed), and a–z keywords (Dovecot's dovecot-keywords)
             }
         }
-        self.flags = flags
-        crlfSize = Self.field("W", in: base)
+        return flags
     }
 
     /// `cur/<base>:2,<flags>` with the flag letters in ASCII order, as Maildir asks.
@@ -86,8 +97,45 @@ struct MaildirFileName: Sendable, Equatable {
 
     /// The base of a relative path (`cur/x:2,S` → `x`).
     static func base(of relativePath: String) -> String {
-        let name = relativePath.split(separator: "/", maxSplits: 1).last.map(String.init) ?? relativePath
-        return String(name.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)[0])
+        String(base(inPath: relativePath))
+    }
+
+    /// The base of a relative path as a part of it (no copy).
+    static func base(inPath relativePath: String) -> Substring {
+        var name = relativePath[...]
+        if let slash = relativePath.utf8.firstIndex(of: UInt8(ascii: "/")) {
+            name = relativePath[relativePath.utf8.index(after: slash)...]
+        }
+        guard let colon = name.utf8.firstIndex(of: UInt8(ascii: ":")) else { return name }
+        return name[..<colon]
+    }
+
+    /// The length of the base of a file name (up to the first ":"); nil for names that
+    /// are no message (hidden, or with nothing before the ":").
+    static func baseLength(ofName name: UnsafeRawBufferPointer) -> Int? {
+        guard let first = name.first, first != UInt8(ascii: "."), first != UInt8(ascii: ":") else { return nil }
+        return name.firstIndex(of: UInt8(ascii: ":")) ?? name.count
+    }
+
+    /// Whether the base of `path` (`new/<base>` or `cur/<base>:2,…`) is `base`.
+    static func hasBase(_ path: String, _ base: UnsafeRawBufferPointer) -> Bool {
+        let result = path.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            guard bytes.count >= base.count + 4 else { return false }
+            if bytes.count > base.count + 4 && bytes[base.count + 4] != UInt8(ascii: ":") { return false }
+            return base.isEmpty || memcmp(bytes.baseAddress! + 4, base.baseAddress!, base.count) == 0
+        }
+        return result ?? (Self.base(inPath: path).utf8.elementsEqual(base))
+    }
+
+    /// Whether `path` is `cur/<name>` (`isCur`) or `new/<name>`.
+    static func isPath(_ path: String, isCur: Bool, _ name: UnsafeRawBufferPointer) -> Bool {
+        let subdirectory: StaticString = isCur ? "cur/" : "new/"
+        let prefix = UnsafeRawBufferPointer(start: subdirectory.utf8Start, count: 4)
+        let result = path.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            bytes.count == name.count + 4 && memcmp(bytes.baseAddress!, prefix.baseAddress!, 4) == 0
+                && (name.isEmpty || memcmp(bytes.baseAddress! + 4, name.baseAddress!, name.count) == 0)
+        }
+        return result ?? path.utf8.elementsEqual(Array(prefix) + Array(name))
     }
 
     /// Arrival order of two bases: Maildir names start with the time and carry
@@ -140,19 +188,49 @@ struct MaildirFileName: Sendable, Equatable {
         return files
     }
 
-    /// The names in a directory (regular entries; `.` and `..` left out).
+    /// The names of the regular files in a directory (`forEachEntry`).
     static func entries(_ path: String) throws(DiskIOError) -> [String] {
-        guard let stream = opendir(path) else { throw DiskIOError("opendir", path, errno) }
-        defer { closedir(stream) }
         var names: [String] = []
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name == "." || name == ".." { continue }
-            if entry.pointee.d_type == UInt8(DT_DIR) { continue }
-            names.append(name)
-        }
+        try forEachEntry(path) { name in names.append(String(decoding: name, as: UTF8.self)) }
         return names
+    }
+
+    /// Calls `body` with the name of each regular file in a directory, as it is read (no
+    /// string made, no array of names). Anything else — subdirectories, symbolic links
+    /// (which are never followed: they may point anywhere), FIFOs — is left out, and the
+    /// directory itself must not be a symbolic link (`ELOOP`).
+    static func forEachEntry(_ path: String, _ body: (UnsafeRawBufferPointer) -> Void) throws(DiskIOError) {
+        var descriptor: Int32
+        repeat {
+            descriptor = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        } while descriptor < 0 && errno == EINTR
+        guard descriptor >= 0 else { throw DiskIOError("open", path, errno) }
+        guard let stream = fdopendir(descriptor) else {
+            let code = errno
+            _ = close(descriptor)
+            throw DiskIOError("fdopendir", path, code)
+        }
+        defer { closedir(stream) }
+        while true {
+            errno = 0
+            guard let entry = readdir(stream) else {
+                if errno != 0 { throw DiskIOError("readdir", path, errno) }
+                return
+            }
+            let type = entry.pointee.d_type
+            guard type == UInt8(DT_REG) || type == UInt8(DT_UNKNOWN) else { continue }
+            withUnsafePointer(to: &entry.pointee.d_name) { pointer in
+                pointer.withMemoryRebound(to: CChar.self, capacity: 256) { name in
+                    if type == UInt8(DT_UNKNOWN) {
+                        // File systems that do not say (some network and older ones): ask.
+                        var information = stat()
+                        guard fstatat(descriptor, name, &information, AT_SYMLINK_NOFOLLOW) == 0,
+                            (information.st_mode & S_IFMT) == S_IFREG
+                        else { return }
+                    }
+                    body(UnsafeRawBufferPointer(start: name, count: strlen(name)))
+                }
+            }
+        }
     }
 }

@@ -23,8 +23,16 @@ import Glibc
 /// other programs.
 ///
 /// A structure change of the account (`rename`, `delete`) holds the queue while it moves
-/// the directory, then relocates the folder (`relocate`) or marks it deleted
-/// (`markDeleted`), so sessions that have it open follow it or see it empty.
+/// the directory, then relocates the folder (`relocate`), marks it deleted
+/// (`markDeleted`) or makes it start again (`reset`), so sessions that have it open follow
+/// it, see it empty, or load it afresh.
+///
+/// Loading is incremental, as in Dovecot: while `cur/`'s time is what the last full scan
+/// saw (and old enough to trust), only `new/` changed — deliveries — and only `new/` is
+/// scanned and compared with the state in memory; just the new files' rows are written.
+/// Anything else (`cur/` changed, no state yet, times too recent) scans both
+/// directories. A scan is compared with the state in memory while that agrees with the
+/// index's counters (UIDNEXT, HIGHESTMODSEQ), else with the index's rows.
 final class MaildirFolder: @unchecked Sendable {
     // @unchecked: every `var` below is read and written only on `queue`. `place` is
     // behind its own Mutex (COPY reads the directory from another folder's queue) and
@@ -52,6 +60,14 @@ final class MaildirFolder: @unchecked Sendable {
         var summary: MessageSummary
     }
 
+    /// The times of `new/` and `cur/` as the last scan of each saw them, each kept only
+    /// when it was old enough to trust (`MailboxStateCache.settleSeconds`): while `cur/`'s
+    /// is unchanged a refresh scans only `new/`, while both are it scans nothing.
+    struct TrustedTimes: Sendable {
+        var new: timespec?
+        var cur: timespec?
+    }
+
     /// How long the index connection stays open after the last use: a burst of
     /// commands reuses it, an idle session holds none.
     static let databaseLinger = 1.0
@@ -69,16 +85,17 @@ final class MaildirFolder: @unchecked Sendable {
     private var isReleaseScheduled = false
     /// The `mailboxes` row, once known.
     private var mailboxID: Int64?
-    /// `current` and `files` hold a reconciled state.
+    /// `current`, `paths` and `bases` hold a reconciled state.
     private var isLoaded = false
     private(set) var isDeleted = false
+    /// The messages in UID order.
     private(set) var current = MailboxSnapshot(uidValidity: 0, uidNext: 1, highestModificationSequence: 0, messages: [])
-    /// uid → file path relative to the directory (`new/…` or `cur/…:2,FLAGS`).
-    private var files: [UInt32: String] = [:]
-    /// The times of `new/` and `cur/` the last scan saw, when they were old enough to
-    /// trust (`MailboxStateCache.settleSeconds`): while they are unchanged, a refresh
-    /// need not scan again.
-    private var scannedTimes: MailboxStateCache.Times?
+    /// The file of each message, at its index in `current.messages`, relative to the
+    /// directory (`new/…` or `cur/…:2,FLAGS`).
+    private var paths: [String] = []
+    /// The index of each message in `current.messages` by its base.
+    private var bases = MessageBaseIndex()
+    private var trustedTimes = TrustedTimes()
 
     init(accountDirectory: String, directory: String, name: String, cache: MailboxStateCache) {
         self.accountDirectory = accountDirectory
@@ -123,8 +140,10 @@ final class MaildirFolder: @unchecked Sendable {
     }
 
     func releaseDatabase() {
-        try? openDatabase?.close()
+        guard let database = openDatabase else { return }
+        try? database.close()
         openDatabase = nil
+        MemoryTrimmer.shared.connectionClosed()
     }
 
     private func scheduleRelease() {
@@ -150,18 +169,25 @@ final class MaildirFolder: @unchecked Sendable {
 
     /// The folder's index row, made on first use. INBOX always exists (an account that
     /// never received mail gets an empty one); any other folder must have its `cur/`.
+    /// Symbolic links are never taken for a folder or its `cur/ new/ tmp/`.
     @discardableResult
     func ensureRow() throws(StoreError) -> Int64 {
         let place = self.place
         guard !isDeleted else { throw StoreError(.notFound, "mailbox \(place.name) was deleted") }
         if let mailboxID { return mailboxID }
-        let isInbox = place.name == "INBOX"
-        guard isInbox || Self.isFolder(place.directory) else {
-            throw StoreError(.notFound, "no mailbox \(place.name) (\(place.directory))")
-        }
-        try disk { () throws(DiskIOError) in
-            for subdirectory in isInbox ? ["", "/cur", "/new", "/tmp"] : ["/new", "/tmp"] {
-                try DiskIO.makeDirectory(place.directory + subdirectory)
+        if place.name == "INBOX" {
+            try disk { () throws(DiskIOError) in
+                for subdirectory in ["", "/cur", "/new", "/tmp"] { try DiskIO.makeDirectory(place.directory + subdirectory) }
+            }
+            guard Self.hasMaildirSubdirectories(place.directory) else {
+                throw StoreError(.temporary, "\(place.directory): cur/, new/ or tmp/ is not a directory")
+            }
+        } else {
+            guard Self.isFolder(place.directory) else {
+                throw StoreError(.notFound, "no mailbox \(place.name) (\(place.directory))")
+            }
+            try disk { () throws(DiskIOError) in
+                for subdirectory in ["/new", "/tmp"] { try DiskIO.makeDirectory(place.directory + subdirectory) }
             }
         }
         let row = try IndexDatabase.mailbox(named: place.name, in: database, adopting: place.directory)
@@ -170,121 +196,335 @@ final class MaildirFolder: @unchecked Sendable {
         return row.id
     }
 
-    /// Brings `current` up to date: from the cache or a scan the first time, then only
-    /// when `new/` or `cur/` changed (or their times are too recent to trust).
+    /// Brings `current` up to date: from the cache or a full scan the first time; then
+    /// a scan of `new/` alone while `cur/` is unchanged, nothing while both are, a full
+    /// scan otherwise.
     func refresh() throws(StoreError) {
         let mailboxID = try ensureRow()
-        if isLoaded {
-            if let scannedTimes, MailboxStateCache.directoryTimes(directory) == scannedTimes { return }
-            return try reconcile()
-        }
-        if let state = cache.state(for: directory, mailboxID: mailboxID, uidValidity: current.uidValidity) {
-            (current, files, scannedTimes) = (state.snapshot, state.files, state.times)
-        } else {
-            try reconcile()
-        }
+        if !isLoaded { try loadCachedState(mailboxID) }
+        guard isLoaded, let trustedCur = trustedTimes.cur, let times = MailboxStateCache.directoryTimes(directory),
+            MailboxStateCache.Times.same(times.cur, trustedCur)
+        else { return try reconcile() }
+        if let trustedNew = trustedTimes.new, MailboxStateCache.Times.same(times.new, trustedNew) { return }
+        try reconcile(scanningCur: false)
+    }
+
+    /// Takes the cache's state of this folder, if it is still the index's.
+    private func loadCachedState(_ mailboxID: Int64) throws(StoreError) {
+        guard let state = cache.take(directory, mailboxID: mailboxID, uidValidity: current.uidValidity) else { return }
+        // Another writer since (a replaced index, a stale state parked late): not ours.
+        let row = try IndexDatabase.read(database) { db in try IndexDatabase.MailboxRow.fetch(db, id: mailboxID) }
+        guard row.uidNext == state.snapshot.uidNext,
+            row.highestModificationSequence == state.snapshot.highestModificationSequence
+        else { return }
+        (current, paths, bases, trustedTimes) = (state.snapshot, state.paths, state.bases, state.trustedTimes)
         isLoaded = true
     }
 
     /// Reconciles now if the folder was ever loaded (after a structure change moved files
     /// in or out behind the state's back).
     func reconcileIfLoaded() throws(StoreError) {
-        scannedTimes = nil
+        trustedTimes = TrustedTimes()
         guard isLoaded, !isDeleted else { return }
         try reconcile()
         publish()
     }
 
-    /// Brings the index and `current` up to date with the directory.
-    private func reconcile() throws(StoreError) {
+    /// A state to compare a scan with, read from the index.
+    private struct Known {
+        var messages: [MessageSummary] = []
+        var paths: [String] = []
+        var bases = MessageBaseIndex()
+    }
+
+    /// What a scan found, compared with the known messages as the names were read: the
+    /// name of a file that is where the state says is never made into a string.
+    private struct Comparison {
+        /// Per known message: 1 = found under its name, 2 = under another (`others`).
+        var found: [UInt8]
+        var others: [Int: [(isCur: Bool, name: String)]] = [:]
+        /// Files of no known message, by base (`cur/` wins over `new/`).
+        var fresh: [String: (isCur: Bool, name: String)] = [:]
+        var hasCur = false
+
+        init(count: Int) {
+            found = [UInt8](repeating: 0, count: count)
+        }
+
+        /// Compares the names in `<directory>/new` or `/cur` with the known messages.
+        mutating func scan(
+            _ directory: String, isCur: Bool, paths: [String], bases: MessageBaseIndex
+        ) throws(DiskIOError) {
+            if isCur { hasCur = true }
+            try MaildirFileName.forEachEntry(directory + (isCur ? "/cur" : "/new")) { name in
+                guard let baseLength = MaildirFileName.baseLength(ofName: name) else { return }
+                let base = UnsafeRawBufferPointer(rebasing: name[..<baseLength])
+                guard let index = bases.index(of: base, in: paths) else {
+                    let key = String(decoding: base, as: UTF8.self)
+                    if isCur || fresh[key] == nil { fresh[key] = (isCur, String(decoding: name, as: UTF8.self)) }
+                    return
+                }
+                if MaildirFileName.isPath(paths[index], isCur: isCur, name) {
+                    found[index] |= 1
+                } else {
+                    found[index] |= 2
+                    others[index, default: []].append((isCur, String(decoding: name, as: UTF8.self)))
+                }
+            }
+        }
+    }
+
+    /// What a reconciliation wrote to the index, to apply to the state.
+    private struct Changes {
+        var state: IndexDatabase.MailboxRow
+        /// The index's rows, when the state in memory was not used.
+        var reloaded: Known?
+        /// Indices of messages whose files are gone.
+        var gone: [Int] = []
+        /// Messages another program renamed.
+        var renamed: [(index: Int, path: String, flags: SystemFlags, modificationSequence: UInt64)] = []
+        /// New messages.
+        var added: [(summary: MessageSummary, path: String)] = []
+    }
+
+    /// Brings the index and `current` up to date with the directory: `new/` and — unless
+    /// `scanningCur` is false and `cur/` is as the state saw it — `cur/`.
+    private func reconcile(scanningCur: Bool = true) throws(StoreError) {
         let mailboxID = try ensureRow()
         let directory = self.directory
         // Taken before the scan: a file added during it changes the times again, so the
-        // cached state is never trusted past a change it has not seen.
+        // state is never trusted past a change it has not seen.
         let times = MailboxStateCache.directoryTimes(directory)
-        let onDisk = try disk { () throws(DiskIOError) in try MaildirFileName.scan(directory) }
-        let snapshot: (MailboxSnapshot, [UInt32: String]) = try IndexDatabase.write(database) { db in
-            var state = try IndexDatabase.MailboxRow.fetch(db, id: mailboxID)
-            var known: [String: IndexDatabase.MessageRow] = [:]
-            for row in try IndexDatabase.MessageRow.fetchAll(db, mailbox: mailboxID) { known[row.base] = row }
-            var changed = false
-            // Gone from disk: expunged by someone else.
-            for (base, row) in known where onDisk[base] == nil {
-                try IndexDatabase.MessageRow.delete(db, mailbox: mailboxID, uid: row.uid)
-                known[base] = nil
-                changed = true
-            }
-            // Renamed by someone else (flags in the name, or new/ → cur/).
-            for (base, row) in known {
-                guard let file = onDisk[base], file.relativePath != row.file else { continue }
-                var updated = row
-                updated.file = file.relativePath
-                if updated.flags != file.flags.rawValue {
-                    updated.flags = file.flags.rawValue
-                    state.highestModificationSequence += 1
-                    updated.modificationSequence = Int64(state.highestModificationSequence)
-                }
-                try updated.update(db)
-                known[base] = updated
-                changed = true
-            }
-            // New files: the next UIDs, in arrival order — the order of their names with
-            // numbers compared as numbers (`…M36820…` before `…M962416…`, `Q9` before `Q10`).
-            let fresh = onDisk.values.filter { known[$0.base] == nil }.sorted {
-                MaildirFileName.arrivesBefore($0.base, $1.base)
-            }
-            for file in fresh {
-                // Gone since the scan (another program's expunge): the next scan agrees.
-                guard let size = try file.crlfSize ?? Self.crlfSize(of: directory + "/" + file.relativePath) else {
-                    continue
-                }
-                // An adopted Dovecot UID, if it is still free; else the next one.
-                let adopted = try IndexDatabase.adoptedUID(db, mailbox: mailboxID, base: file.base)
-                guard adopted != nil || state.uidNext < UInt32.max else {
-                    // RFC 9051 §2.3.1.1: UIDs are 32 bits; only a new UIDVALIDITY (a new
-                    // index) starts again.
-                    throw StoreError(.limitExceeded, "\(directory): UIDs exhausted; move the index away to renumber")
-                }
-                let uid = adopted ?? state.uidNext
-                state.highestModificationSequence += 1
-                let row = IndexDatabase.MessageRow(
-                    mailbox: mailboxID, uid: uid, base: file.base, file: file.relativePath, size: Int64(size),
-                    internalDate: file.internalDate ?? Self.modificationTime(directory + "/" + file.relativePath),
-                    flags: file.flags.rawValue, keywords: "", modificationSequence: Int64(state.highestModificationSequence))
-                try row.insert(db)
-                state.uidNext = max(state.uidNext, uid < UInt32.max ? uid + 1 : uid)
-                known[file.base] = row
-                changed = true
-            }
-            if changed { try state.update(db) }
-            let rows = known.values.sorted { $0.uid < $1.uid }
-            var files: [UInt32: String] = [:]
-            for row in rows { files[row.uid] = row.file }
-            return (
-                MailboxSnapshot(
-                    uidValidity: state.uidValidity, uidNext: state.uidNext,
-                    highestModificationSequence: state.highestModificationSequence, messages: rows.map(\.summary)),
-                files
-            )
+        // The state in memory while it is the index's (all our writes go through this
+        // queue; a replaced index is not), else the index's rows.
+        let row = try IndexDatabase.read(database) { db in try IndexDatabase.MailboxRow.fetch(db, id: mailboxID) }
+        var reloaded: Known?
+        if !isInStep(with: row) {
+            reloaded = try IndexDatabase.read(database) { db in try Self.knownRows(db, mailbox: mailboxID) }
         }
-        (current, files) = snapshot
-        scannedTimes = times.flatMap { MailboxStateCache.isSettled($0) ? $0 : nil }
-        cache.store(directory, mailboxID: mailboxID, times: times, snapshot: current, files: files)
+        var comparison: Comparison
+        let changes: Changes
+        do {
+            // In a block of its own: the state's arrays are referenced here only until the
+            // changes are written, so `apply` changes them in place, without a copy.
+            let (messages, paths, bases) = reloaded.map { ($0.messages, $0.paths, $0.bases) }
+                ?? (current.messages, self.paths, self.bases)
+            comparison = Comparison(count: messages.count)
+            try disk { () throws(DiskIOError) in
+                // new/ first: a file another program moves to cur/ meanwhile is seen in one.
+                try comparison.scan(directory, isCur: false, paths: paths, bases: bases)
+                // cur/ unless it is as the state saw it, also after the scan of new/.
+                let curAfter = MailboxStateCache.directoryTimes(directory)?.cur
+                if scanningCur || reloaded != nil || !MailboxStateCache.Times.same(curAfter, times?.cur) {
+                    try comparison.scan(directory, isCur: true, paths: paths, bases: bases)
+                }
+            }
+            changes = try IndexDatabase.write(database) { db in
+                let state = try IndexDatabase.MailboxRow.fetch(db, id: mailboxID)
+                guard state.uidNext == row.uidNext, state.highestModificationSequence == row.highestModificationSequence
+                else {
+                    // Only another process writing this index could do that.
+                    throw StoreError(.temporary, "\(directory): the index changed during a scan; try again")
+                }
+                return try Self.reconcile(comparison, messages, paths, state: state, reloaded: reloaded, db, directory: directory)
+            }
+        }
+        reloaded = nil
+        apply(changes)
+        isLoaded = true
+        trustedTimes.new = times.flatMap { MailboxStateCache.isSettled($0.new) ? $0.new : nil }
+        if comparison.hasCur { trustedTimes.cur = times.flatMap { MailboxStateCache.isSettled($0.cur) ? $0.cur : nil } }
+    }
+
+    /// The index's rows of `mailbox`.
+    private static func knownRows(_ db: Database, mailbox: Int64) throws -> Known {
+        var known = Known()
+        try IndexDatabase.MessageRow.forEach(db, mailbox: mailbox) { _, file, summary in
+            known.messages.append(summary)
+            known.paths.append(file)
+        }
+        known.bases = MessageBaseIndex(paths: known.paths)
+        return known
+    }
+
+    /// Writes what `comparison` found to the index, against the known messages
+    /// (`messages` in UID order, the file of each at the same index of `paths`):
+    ///
+    /// - files gone from a scanned directory: expunged by someone else;
+    /// - files under another name (flags in the name, or new/ → cur/): renamed by someone
+    ///   else; a message in both `new/` and `cur/` (another program is moving it) is
+    ///   taken where `cur/` has it;
+    /// - new files: the next UIDs, in arrival order — the order of their names with
+    ///   numbers compared as numbers (`…M36820…` before `…M962416…`, `Q9` before `Q10`) —
+    ///   or, in the first scan of a mailbox adopted from Dovecot, the UIDs of its
+    ///   `dovecot-uidlist`.
+    private static func reconcile(
+        _ comparison: Comparison, _ messages: [MessageSummary], _ paths: [String],
+        state: IndexDatabase.MailboxRow, reloaded: Known?, _ db: Database, directory: String
+    ) throws -> Changes {
+        var changes = Changes(state: state, reloaded: reloaded)
+        var state = state
+        let mailboxID = state.id
+        for index in messages.indices where comparison.found[index] != 1 {
+            let isKnownInCur = paths[index].utf8.first == UInt8(ascii: "c")
+            // Not scanned: where the state says it is.
+            let isKnownThere = comparison.found[index] & 1 != 0 || (isKnownInCur && !comparison.hasCur)
+            guard let candidates = comparison.others[index] else {
+                if !isKnownThere { changes.gone.append(index) }
+                continue
+            }
+            if isKnownThere && (isKnownInCur || !candidates.contains(where: \.isCur)) { continue }
+            let pick = candidates.first(where: \.isCur) ?? candidates[0]
+            let path = (pick.isCur ? "cur/" : "new/") + pick.name
+            let flags = MaildirFileName.flags(ofName: pick.name)
+            var sequence = messages[index].modificationSequence
+            if flags != messages[index].flags {
+                state.highestModificationSequence += 1
+                sequence = state.highestModificationSequence
+            }
+            try IndexDatabase.MessageRow.update(
+                db, mailbox: mailboxID, uid: messages[index].uid, file: path, flags: flags.rawValue,
+                modificationSequence: Int64(sequence))
+            changes.renamed.append((index, path, flags, sequence))
+        }
+        for index in changes.gone {
+            try IndexDatabase.MessageRow.delete(db, mailbox: mailboxID, uid: messages[index].uid)
+        }
+
+        let newFiles = comparison.fresh.values.compactMap {
+            MaildirFileName(subdirectory: $0.isCur ? "cur" : "new", name: $0.name)
+        }.sorted { MaildirFileName.arrivesBefore($0.base, $1.base) }
+        let adopted = try IndexDatabase.adoptedUIDs(db, mailbox: mailboxID)
+        var taken = adopted.isEmpty ? [] : Set(messages.map(\.uid))
+        for file in newFiles {
+            // Gone since the scan (another program's expunge): the next scan agrees.
+            guard let size = try file.crlfSize ?? Self.crlfSize(of: directory + "/" + file.relativePath) else { continue }
+            var uid = state.uidNext
+            if let adoptedUID = adopted[file.base], !taken.contains(adoptedUID) {
+                uid = adoptedUID
+            } else if state.uidNext == UInt32.max {
+                // RFC 9051 §2.3.1.1: UIDs are 32 bits; only a new UIDVALIDITY (a new
+                // index) starts again.
+                throw StoreError(.limitExceeded, "\(directory): UIDs exhausted; move the index away to renumber")
+            }
+            if !adopted.isEmpty { taken.insert(uid) }
+            state.highestModificationSequence += 1
+            let row = IndexDatabase.MessageRow(
+                mailbox: mailboxID, uid: uid, base: file.base, file: file.relativePath, size: Int64(size),
+                internalDate: file.internalDate ?? Self.modificationTime(directory + "/" + file.relativePath),
+                flags: file.flags.rawValue, keywords: "", modificationSequence: Int64(state.highestModificationSequence))
+            try row.insert(db)
+            state.uidNext = max(state.uidNext, uid < UInt32.max ? uid + 1 : uid)
+            changes.added.append((row.summary, file.relativePath))
+        }
+        if !adopted.isEmpty {
+            try IndexDatabase.forgetAdoptedUIDs(db, mailbox: mailboxID)
+            changes.added.sort { $0.summary.uid < $1.summary.uid }
+        }
+        // An expunge is a change too, as our own expunges count it (QRESYNC, RFC 7162 §3.2).
+        if !changes.gone.isEmpty { state.highestModificationSequence += 1 }
+        if !changes.gone.isEmpty || !changes.renamed.isEmpty || !changes.added.isEmpty { try state.update(db) }
+        changes.state = state
+        return changes
+    }
+
+    /// Makes `changes` (written to the index) the state.
+    private func apply(_ changes: Changes) {
+        if let reloaded = changes.reloaded {
+            (current.messages, paths, bases) = (reloaded.messages, reloaded.paths, reloaded.bases)
+        }
+        for change in changes.renamed {
+            current.messages[change.index].flags = change.flags
+            current.messages[change.index].modificationSequence = change.modificationSequence
+            rename(change.index, to: change.path)
+        }
+        if !changes.gone.isEmpty {
+            var isGone = [Bool](repeating: false, count: paths.count)
+            for index in changes.gone { isGone[index] = true }
+            removeMessages { isGone[$0] }
+        }
+        if let first = changes.added.first {
+            let isInOrder = (current.messages.last?.uid ?? 0) < first.summary.uid
+            for (summary, path) in changes.added {
+                current.messages.append(summary)
+                paths.append(path)
+                bases.insert(paths.count - 1, in: paths)
+            }
+            if !isInOrder {
+                // Adopted UIDs below known ones (a mailbox adopted after a crash): re-sort.
+                let order = current.messages.indices.sorted { current.messages[$0].uid < current.messages[$1].uid }
+                (current.messages, paths) = (order.map { current.messages[$0] }, order.map { paths[$0] })
+                bases = MessageBaseIndex(paths: paths)
+            }
+        }
+        current.uidValidity = changes.state.uidValidity
+        current.uidNext = changes.state.uidNext
+        current.highestModificationSequence = changes.state.highestModificationSequence
+    }
+
+    /// Removes the messages at the indices `isRemoved` says, keeping `paths` and `bases`
+    /// in step.
+    private func removeMessages(where isRemoved: (Int) -> Bool) {
+        var kept = 0
+        // Where each message moves (removed ones: nowhere).
+        var moves = [Int](repeating: -1, count: paths.count)
+        for index in current.messages.indices {
+            guard !isRemoved(index) else {
+                bases.remove(index, path: paths[index])
+                continue
+            }
+            if kept != index {
+                current.messages[kept] = current.messages[index]
+                paths[kept] = paths[index]
+            }
+            moves[index] = kept
+            kept += 1
+        }
+        guard kept < paths.count else { return }
+        current.messages.removeLast(current.messages.count - kept)
+        paths.removeLast(paths.count - kept)
+        bases.renumber(moves)
+    }
+
+    /// Message `index` is now in the file `path` (relative to the directory).
+    private func rename(_ index: Int, to path: String) {
+        bases.remove(index, path: paths[index])
+        paths[index] = path
+        bases.insert(index, in: paths)
+    }
+
+    /// The index of `uid` in `messages` (in UID order).
+    private static func index(of uid: UInt32, in messages: [MessageSummary]) -> Int? {
+        var low = 0
+        var high = messages.count
+        while low < high {
+            let middle = (low + high) / 2
+            if messages[middle].uid < uid { low = middle + 1 } else { high = middle }
+        }
+        return low < messages.count && messages[low].uid == uid ? low : nil
+    }
+
+    /// The file of message `uid`, relative to the directory.
+    private func path(of uid: UInt32) -> String? {
+        Self.index(of: uid, in: current.messages).map { paths[$0] }
     }
 
     // MARK: - Reading (on `queue`)
 
-    /// The file of `uid`, following a rename by another program.
+    /// The file of `uid`, following a rename by another program. Only a regular file is
+    /// read: a symbolic link in its place is refused, never followed.
     func read(_ uid: UInt32) throws(StoreError) -> [UInt8] {
-        guard !isDeleted, let file = files[uid] else { throw StoreError(.expunged, "uid \(uid) is not in the mailbox") }
+        guard !isDeleted, let file = path(of: uid) else { throw StoreError(.expunged, "uid \(uid) is not in the mailbox") }
         let directory = self.directory
         do throws(DiskIOError) {
-            return try DiskIO.readWholeFile(directory + "/" + file)
+            return try DiskIO.readWholeFile(directory + "/" + file, followingSymbolicLinks: false)
         } catch where error.code == ENOENT {
             // Renamed by another program since: look again.
             try reconcile()
-            guard let moved = files[uid] else { throw StoreError(.expunged, "uid \(uid) was removed") }
-            return try disk { () throws(DiskIOError) in try DiskIO.readWholeFile(directory + "/" + moved) }
+            guard let moved = path(of: uid) else { throw StoreError(.expunged, "uid \(uid) was removed") }
+            return try disk { () throws(DiskIOError) in
+                try DiskIO.readWholeFile(directory + "/" + moved, followingSymbolicLinks: false)
+            }
         } catch {
             throw MaildirDelivery.storeError(error)
         }
@@ -299,7 +539,9 @@ final class MaildirFolder: @unchecked Sendable {
             guard result.isEmpty || total < byteLimit else { break }
             if result.isEmpty {
                 result.append((uid, try read(uid)))
-            } else if let file = files[uid], let bytes = try? DiskIO.readWholeFile(directory + "/" + file) {
+            } else if let file = path(of: uid),
+                let bytes = try? DiskIO.readWholeFile(directory + "/" + file, followingSymbolicLinks: false)
+            {
                 result.append((uid, bytes))
             } else {
                 continue  // gone or renamed: read it when it is asked for
@@ -313,9 +555,9 @@ final class MaildirFolder: @unchecked Sendable {
     func copySources(_ uids: [UInt32]) -> (directory: String, sources: [CopySource]) {
         guard !isDeleted else { return (directory, []) }
         let wanted = Set(uids)
-        let sources = current.messages.compactMap { message -> CopySource? in
-            guard wanted.contains(message.uid), let file = files[message.uid] else { return nil }
-            return CopySource(relativePath: file, summary: message)
+        let sources = current.messages.indices.compactMap { index -> CopySource? in
+            guard wanted.contains(current.messages[index].uid) else { return nil }
+            return CopySource(relativePath: paths[index], summary: current.messages[index])
         }
         return (directory, sources)
     }
@@ -334,20 +576,20 @@ final class MaildirFolder: @unchecked Sendable {
         let directory = self.directory
         let wanted = Set(uids)
         // What changes, decided (and checked) before any file is touched.
-        var planned: [(uid: UInt32, file: String, flags: SystemFlags, keywords: [String], isRename: Bool)] = []
-        for message in current.messages where wanted.contains(message.uid) {
+        var planned: [(index: Int, file: String, flags: SystemFlags, keywords: [String], isRename: Bool)] = []
+        for (index, message) in current.messages.enumerated() where wanted.contains(message.uid) {
             let (flags, keywords) = change(message.flags, message.keywords)
-            guard flags != message.flags || keywords != message.keywords, let file = files[message.uid] else { continue }
+            guard flags != message.flags || keywords != message.keywords else { continue }
             guard keywords.count <= MaildirMailboxStore.maximumKeywords else {
                 throw StoreError(.limitExceeded, "more than \(MaildirMailboxStore.maximumKeywords) keywords")
             }
-            planned.append((message.uid, file, flags, keywords, flags != message.flags))
+            planned.append((index, paths[index], flags, keywords, flags != message.flags))
         }
         guard !planned.isEmpty else { return (current.messages.filter { wanted.contains($0.uid) }, false) }
-        // Our own renames change the directory times: the next open scans again.
         cache.forget(directory)
-        scannedTimes = nil
-        var changes: [(uid: UInt32, file: String, flags: SystemFlags, keywords: [String])] = []
+        // Our own renames change the directory times: the next refresh scans again.
+        if planned.contains(where: \.isRename) { trustedTimes = TrustedTimes() }
+        var changes: [(index: Int, file: String, flags: SystemFlags, keywords: [String])] = []
         var renamedFromNew = false
         for plan in planned {
             var target = plan.file
@@ -363,56 +605,56 @@ final class MaildirFolder: @unchecked Sendable {
                 }
                 if plan.file.hasPrefix("new/") { renamedFromNew = true }
             }
-            changes.append((plan.uid, target, plan.flags, plan.keywords))
+            changes.append((plan.index, target, plan.flags, plan.keywords))
         }
         guard !changes.isEmpty else { return (current.messages.filter { wanted.contains($0.uid) }, false) }
-        if changes.contains(where: { files[$0.uid] != $0.file }) {
+        if changes.contains(where: { paths[$0.index] != $0.file }) {
             try disk { () throws(DiskIOError) in
                 try DiskIO.syncDirectory(directory + "/cur")
                 if renamedFromNew { try DiskIO.syncDirectory(directory + "/new") }
             }
         }
-        let highest: UInt64 = try IndexDatabase.write(database) { db in
+        let (highest, isInStep): (UInt64, Bool) = try IndexDatabase.write(database) { db in
             var state = try IndexDatabase.MailboxRow.fetch(db, id: mailboxID)
+            let isInStep = self.isInStep(with: state)
             for change in changes {
                 state.highestModificationSequence += 1
                 try db.execute(
                     sql: "UPDATE messages SET file = ?, flags = ?, keywords = ?, modseq = ? WHERE mailbox = ? AND uid = ?",
                     arguments: [
                         change.file, change.flags.rawValue, change.keywords.joined(separator: " "),
-                        Int64(state.highestModificationSequence), mailboxID, Int64(change.uid),
+                        Int64(state.highestModificationSequence), mailboxID, Int64(self.current.messages[change.index].uid),
                     ])
             }
             try state.update(db)
-            return state.highestModificationSequence
+            return (state.highestModificationSequence, isInStep)
         }
         var sequence = highest - UInt64(changes.count)
-        var indexByUID: [UInt32: Int] = [:]
-        for (index, message) in current.messages.enumerated() where wanted.contains(message.uid) {
-            indexByUID[message.uid] = index
-        }
         for change in changes {
             sequence += 1
-            files[change.uid] = change.file
-            if let index = indexByUID[change.uid] {
-                current.messages[index].flags = change.flags
-                current.messages[index].keywords = change.keywords
-                current.messages[index].modificationSequence = sequence
-            }
+            let index = change.index
+            if paths[index] != change.file { rename(index, to: change.file) }
+            current.messages[index].flags = change.flags
+            current.messages[index].keywords = change.keywords
+            current.messages[index].modificationSequence = sequence
         }
         current.highestModificationSequence = highest
+        if !isInStep { isLoaded = false }
         return (current.messages.filter { wanted.contains($0.uid) }, true)
     }
 
     /// Removes the messages `uids` for good; returns whether any was there.
     func expunge(_ uids: [UInt32]) throws(StoreError) -> Bool {
         guard !isDeleted else { return false }
-        let targets = uids.compactMap { uid in files[uid].map { (uid, $0) } }
+        let targets = uids.compactMap { uid in path(of: uid).map { (uid, $0) } }
         guard !targets.isEmpty else { return false }
         let mailboxID = try ensureRow()
         let directory = self.directory
         cache.forget(directory)
-        scannedTimes = nil
+        // Our own unlinks change the directory times: the next refresh scans again
+        // (new/ only, when nothing was in cur/).
+        trustedTimes.new = nil
+        if targets.contains(where: { $0.1.utf8.first != UInt8(ascii: "n") }) { trustedTimes.cur = nil }
         // Files first: a crash before the index is updated leaves rows whose files are
         // gone, which the next reconciliation drops. The other order would bring
         // deleted messages back under new UIDs.
@@ -428,6 +670,7 @@ final class MaildirFolder: @unchecked Sendable {
                 // change): remove it under its current name, or it would come back as
                 // a new message at the next scan.
                 if renamedElsewhere == nil {
+                    trustedTimes = TrustedTimes()
                     renamedElsewhere = try disk { () throws(DiskIOError) in try MaildirFileName.scan(directory) }
                 }
                 guard let current = renamedElsewhere?[MaildirFileName.base(of: file)] else { continue }
@@ -441,17 +684,18 @@ final class MaildirFolder: @unchecked Sendable {
         try disk { () throws(DiskIOError) in
             for subdirectory in directories.sorted() { try DiskIO.syncDirectory(directory + "/" + subdirectory) }
         }
-        let highest: UInt64 = try IndexDatabase.write(database) { db in
+        let (highest, isInStep): (UInt64, Bool) = try IndexDatabase.write(database) { db in
             var state = try IndexDatabase.MailboxRow.fetch(db, id: mailboxID)
+            let isInStep = self.isInStep(with: state)
             for (uid, _) in targets { try IndexDatabase.MessageRow.delete(db, mailbox: mailboxID, uid: uid) }
             state.highestModificationSequence += 1
             try state.update(db)
-            return state.highestModificationSequence
+            return (state.highestModificationSequence, isInStep)
         }
         let removed = Set(targets.map(\.0))
-        current.messages.removeAll { removed.contains($0.uid) }
-        for uid in removed { files[uid] = nil }
+        removeMessages { removed.contains(current.messages[$0].uid) }
         current.highestModificationSequence = highest
+        if !isInStep { isLoaded = false }
         return true
     }
 
@@ -526,6 +770,9 @@ final class MaildirFolder: @unchecked Sendable {
                     sourcePath = sourceDirectory + "/" + moved.relativePath
                     guard lstat(sourcePath, &information) == 0 else { continue }
                 }
+                // A symbolic link (or anything else) in place of the message: not copied,
+                // neither the link (link(2) would copy it as it is) nor what it points to.
+                guard (information.st_mode & S_IFMT) == S_IFREG else { continue }
                 let base = MaildirFileName.uniqueBase(
                     host: host, processID: processID, size: Int(information.st_size), crlfSize: source.summary.size)
                 let temporary = directory + "/tmp/" + base
@@ -537,7 +784,7 @@ final class MaildirFolder: @unchecked Sendable {
                     } catch where [EXDEV, EPERM, EMLINK, EOPNOTSUPP].contains(error.code) {
                         // Another file system, no hard links there, or the link count is
                         // full: a copy of our own.
-                        let bytes = try DiskIO.readWholeFile(sourcePath)
+                        let bytes = try DiskIO.readWholeFile(sourcePath, followingSymbolicLinks: false)
                         try Self.writeMessage(bytes, to: temporary, time: source.summary.internalDate)
                     }
                     return true
@@ -566,17 +813,18 @@ final class MaildirFolder: @unchecked Sendable {
         guard !newFiles.isEmpty else { return [] }
         let directory = self.directory
         cache.forget(directory)
-        scannedTimes = nil
+        // Our own renames into cur/ change its time: the next refresh scans it again.
+        trustedTimes.cur = nil
         for (index, file) in newFiles.enumerated() {
             let target = directory + "/" + file.relativePath
             try disk { () throws(DiskIOError) in try DiskIO.move(placed[index], target) }
             placed[index] = target
         }
         try disk { () throws(DiskIOError) in try DiskIO.syncDirectory(directory + "/cur") }
-        let inserted: (rows: [IndexDatabase.MessageRow], state: IndexDatabase.MailboxRow) = try IndexDatabase.write(
-            database
-        ) { db in
+        let inserted: (rows: [IndexDatabase.MessageRow], state: IndexDatabase.MailboxRow, isInStep: Bool) =
+            try IndexDatabase.write(database) { db in
             var state = try IndexDatabase.MailboxRow.fetch(db, id: mailboxID)
+            let isInStep = self.isInStep(with: state)
             guard UInt64(state.uidNext) + UInt64(newFiles.count) <= UInt64(UInt32.max) else {
                 throw StoreError(.limitExceeded, "\(directory): UIDs exhausted; move the index away to renumber")
             }
@@ -593,28 +841,56 @@ final class MaildirFolder: @unchecked Sendable {
                 state.uidNext += 1
             }
             try state.update(db)
-            return (rows, state)
+            return (rows, state, isInStep)
         }
-        if isLoaded {
+        if isLoaded && inserted.isInStep {
             for row in inserted.rows {
                 current.messages.append(row.summary)
-                files[row.uid] = row.file
+                paths.append(row.file)
+                bases.insert(current.messages.count - 1, in: paths)
             }
             current.uidNext = inserted.state.uidNext
             current.highestModificationSequence = inserted.state.highestModificationSequence
+        } else {
+            // The next refresh reads the rows.
+            isLoaded = false
         }
         return inserted.rows.map(\.uid)
     }
 
     // MARK: - Structure changes (on `queue`, held by `MaildirMailboxStore`)
 
+    /// Whether the state in memory is the index's as of `state` (its row now): only then
+    /// may a change be applied to both. Anything else (an index replaced meanwhile)
+    /// makes the next refresh read the rows.
+    private func isInStep(with state: IndexDatabase.MailboxRow) -> Bool {
+        isLoaded && state.uidValidity == current.uidValidity && state.uidNext == current.uidNext
+            && state.highestModificationSequence == current.highestModificationSequence
+    }
+
     /// The folder was deleted: every session that has it open sees it empty from now on.
     func markDeleted() {
         isDeleted = true
+        forgetState()
+    }
+
+    /// The folder's directory was made anew under it (RENAME INBOX into a name this
+    /// folder stood for): whatever was known goes; sessions that have it open load it
+    /// afresh at their next refresh.
+    func reset() {
+        isDeleted = false
+        forgetState()
+        current = MailboxSnapshot(uidValidity: 0, uidNext: 1, highestModificationSequence: 0, messages: [])
+        publish()
+    }
+
+    private func forgetState() {
         mailboxID = nil
+        isLoaded = false
         current.messages = []
-        files = [:]
-        scannedTimes = nil
+        paths = []
+        bases = MessageBaseIndex()
+        trustedTimes = TrustedTimes()
         releaseDatabase()
         publish()
     }
@@ -622,15 +898,45 @@ final class MaildirFolder: @unchecked Sendable {
     /// The folder was renamed: same index row, same UIDs, new directory and name.
     func relocate(to place: Place) {
         placeLock.withLock { $0 = place }
-        scannedTimes = nil
+        trustedTimes = TrustedTimes()
+    }
+
+    /// The last user let go: the state goes to the cache, for the next open of the
+    /// folder without a scan, and the index connection is closed.
+    func park() {
+        releaseDatabase()
+        guard isLoaded, !isDeleted, let mailboxID, trustedTimes.cur != nil else { return }
+        cache.store(
+            directory,
+            MailboxStateCache.State(
+                mailboxID: mailboxID, trustedTimes: trustedTimes, snapshot: current, paths: paths, bases: bases))
     }
 
     // MARK: - Helpers
 
-    /// Whether `directory` is a Maildir folder: it has `cur/`.
+    /// Whether `directory` is a Maildir folder: a directory with `cur/`
+    /// (`hasMaildirSubdirectories`). A symbolic link is no folder, wherever it points.
     static func isFolder(_ directory: String) -> Bool {
+        isDirectory(directory) && hasMaildirSubdirectories(directory)
+    }
+
+    /// `cur/` is a directory, and `new/` and `tmp/` are directories or missing (they are
+    /// made on first use) — none of them a symbolic link.
+    static func hasMaildirSubdirectories(_ directory: String) -> Bool {
+        guard isDirectory(directory + "/cur") else { return false }
+        for subdirectory in ["/new", "/tmp"] {
+            var information = stat()
+            if lstat(directory + subdirectory, &information) == 0 && (information.st_mode & S_IFMT) != S_IFDIR {
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Whether `path` is a directory itself, not a symbolic link to one.
+    static func isDirectory(_ path: String) -> Bool {
         var information = stat()
-        return stat(directory + "/cur", &information) == 0 && (information.st_mode & S_IFMT) == S_IFDIR
+        return lstat(path, &information) == 0 && (information.st_mode & S_IFMT) == S_IFDIR
     }
 
     /// Writes a new message file (O_EXCL, 0600) with `time` as its modification time —
@@ -665,12 +971,14 @@ final class MaildirFolder: @unchecked Sendable {
     }
 
     /// The size with CRLF line ends of a file whose name does not say (`,W=`), as POP3
-    /// sends it (a missing final line end is added); nil when the file is gone.
+    /// sends it (a missing final line end is added); nil when the file is gone (or has
+    /// become a symbolic link).
     private static func crlfSize(of path: String) throws(StoreError) -> Int? {
         let bytes: [UInt8]
         do throws(DiskIOError) {
-            bytes = try DiskIO.readWholeFile(path)
-        } catch where error.code == ENOENT {
+            bytes = try DiskIO.readWholeFile(path, followingSymbolicLinks: false)
+        } catch where [ENOENT, ELOOP, EINVAL].contains(error.code) {
+            // Gone, or no longer a regular file: not a message (the next scan agrees).
             return nil
         } catch {
             throw MaildirDelivery.storeError(error)
@@ -682,7 +990,7 @@ final class MaildirFolder: @unchecked Sendable {
 
     private static func modificationTime(_ path: String) -> Int64 {
         var information = stat()
-        guard stat(path, &information) == 0 else { return Int64(Date().timeIntervalSince1970) }
+        guard lstat(path, &information) == 0 else { return Int64(Date().timeIntervalSince1970) }
         return Int64(information.st_mtim.tv_sec)
     }
 }

@@ -48,10 +48,10 @@ public final class MaildirMailboxStore: MailboxFolders {
 
     /// - Parameters:
     ///   - root: the same root `MaildirDelivery` delivers into.
-    ///   - cachedMessages: how many messages' index state may be kept in memory across
-    ///     sessions, so that opening an unchanged mailbox costs two `stat` calls instead
-    ///     of a directory scan and an index read (Dovecot checks `new/` and `cur/`
-    ///     times the same way).
+    ///   - cachedMessages: how many messages' index state may be kept in memory for
+    ///     folders no session has open, so that opening an unchanged mailbox costs two
+    ///     `lstat` calls instead of a directory scan and an index read, and one with new
+    ///     mail a scan of `new/` (Dovecot checks `new/` and `cur/` times the same way).
     ///   - notifier: told after appends, copies, flag changes and expunges, so that IMAP
     ///     IDLE sessions of the same account wake up.
     public init(root: String, cachedMessages: Int = 200_000, notifier: MailboxChangeNotifier? = nil) {
@@ -68,12 +68,8 @@ public final class MaildirMailboxStore: MailboxFolders {
 
     public func open(account: MailAddress, mailbox: String) async throws(StoreError) -> any OpenMailbox {
         let name = try Self.validName(mailbox, else: .notFound)
-        let folder = acquireFolder(account: account, name: name)
-        do throws(StoreError) {
-            try await folder.run { () throws(StoreError) in try folder.refresh() }
-        } catch {
-            folders.release(folder)
-            throw error
+        let (folder, _) = try await withFolder(account: account, name: name) { folder throws(StoreError) in
+            try folder.refresh()
         }
         return MaildirMailbox(store: self, account: account, folder: folder)
     }
@@ -90,11 +86,48 @@ public final class MaildirMailboxStore: MailboxFolders {
         name == "INBOX" ? accountDirectory : accountDirectory + "/" + MaildirFolderName.directoryName(for: name)
     }
 
-    /// The shared folder of mailbox `name`; the caller releases it (`folders.release`).
+    /// The shared folder of mailbox `name`; the caller releases it (`release`).
     func acquireFolder(account: MailAddress, name: String) -> MaildirFolder {
         let accountDirectory = accountDirectory(account)
         return acquireFolder(
             directory: directory(of: name, in: accountDirectory), accountDirectory: accountDirectory, name: name)
+    }
+
+    /// How often `withFolder` looks a folder up again that a RENAME took elsewhere while
+    /// the caller waited for it.
+    static let maximumFolderLookups = 8
+
+    /// The shared folder of mailbox `name`, acquired (the caller releases it), and what
+    /// `body` returned on its queue. A folder that a RENAME moved elsewhere while we
+    /// waited for its queue is not the mailbox asked for any more: we look again, and
+    /// then find what is there now (the folder that moved in, or nothing: `.notFound`).
+    func withFolder<T: Sendable>(
+        account: MailAddress, name: String, _ body: @escaping @Sendable (MaildirFolder) throws(StoreError) -> T
+    ) async throws(StoreError) -> (MaildirFolder, T) {
+        let accountDirectory = accountDirectory(account)
+        let directory = directory(of: name, in: accountDirectory)
+        for _ in 0..<Self.maximumFolderLookups {
+            let folder = acquireFolder(directory: directory, accountDirectory: accountDirectory, name: name)
+            let result: T?
+            do throws(StoreError) {
+                result = try await folder.run { () throws(StoreError) -> T? in
+                    guard folder.directory == directory else { return nil }
+                    return try body(folder)
+                }
+            } catch {
+                release(folder)
+                throw error
+            }
+            if let result { return (folder, result) }
+            release(folder)
+        }
+        throw StoreError(.temporary, "mailbox \(name) keeps being renamed; try again")
+    }
+
+    /// One user of `folder` is done; the last one parks it (its state to the cache, its
+    /// index connection closed).
+    func release(_ folder: MaildirFolder) {
+        if folders.release(folder) { folder.queue.async { folder.park() } }
     }
 
     /// `name` normalized (`inbox/x` → `INBOX/x`), or `kind` when `MailboxNaming` refuses it.
@@ -139,7 +172,7 @@ final class MaildirMailbox: IMAPMailbox {
     }
 
     deinit {
-        if !isClosed.withLock({ $0 }) { store.folders.release(folder) }
+        if !isClosed.withLock({ $0 }) { store.release(folder) }
     }
 
     private func checkOpen() throws(StoreError) {
@@ -240,9 +273,10 @@ final class MaildirMailbox: IMAPMailbox {
         }
         guard wasOpen else { return }
         if store.folders.release(folder) {
-            // The last user: let the index connection go now rather than after the linger.
+            // The last user: the state to the cache, and the index connection let go now
+            // rather than after the linger.
             let folder = self.folder
-            _ = try? await onQueue(folder.queue) { () throws(StoreError) in folder.releaseDatabase() }
+            _ = try? await onQueue(folder.queue) { () throws(StoreError) in folder.park() }
         }
     }
 }
@@ -257,24 +291,29 @@ func onQueue<T: Sendable>(
     return try result.get()
 }
 
-/// The index state of recently opened mailboxes, valid while the modification times of
-/// their `new/` and `cur/` are unchanged. Bounded by the number of messages held.
+/// The state of folders no session has open (parked by the last one), so that opening
+/// an unchanged mailbox again costs two `lstat` calls instead of a scan and an index
+/// read, and one that only got new mail a scan of `new/`. Valid while `cur/`'s time is
+/// what it was (`MaildirFolder.TrustedTimes`), and only for the same index (mailbox row,
+/// UIDVALIDITY; the folder checks UIDNEXT and HIGHESTMODSEQ). Bounded by the number of
+/// messages held.
 final class MailboxStateCache: Sendable {
-    struct Times: Equatable {
+    struct Times {
         var new: timespec
         var cur: timespec
 
-        static func == (a: Times, b: Times) -> Bool {
-            a.new.tv_sec == b.new.tv_sec && a.new.tv_nsec == b.new.tv_nsec && a.cur.tv_sec == b.cur.tv_sec
-                && a.cur.tv_nsec == b.cur.tv_nsec
+        static func same(_ a: timespec?, _ b: timespec?) -> Bool {
+            guard let a, let b else { return a == nil && b == nil }
+            return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec
         }
     }
 
     struct State {
         var mailboxID: Int64
-        var times: Times
+        var trustedTimes: MaildirFolder.TrustedTimes
         var snapshot: MailboxSnapshot
-        var files: [UInt32: String]
+        var paths: [String]
+        var bases: MessageBaseIndex
     }
 
     private struct Contents {
@@ -289,26 +328,29 @@ final class MailboxStateCache: Sendable {
         self.limit = limit
     }
 
-    /// The times of `new/` and `cur/`, or nil when either cannot be read.
+    /// The times of `new/` and `cur/` (not of what a symbolic link points to), or nil
+    /// when either cannot be read.
     static func directoryTimes(_ directory: String) -> Times? {
         var new = stat()
         var cur = stat()
-        guard stat(directory + "/new", &new) == 0, stat(directory + "/cur", &cur) == 0 else { return nil }
+        guard lstat(directory + "/new", &new) == 0, lstat(directory + "/cur", &cur) == 0 else { return nil }
         return Times(new: new.st_mtim, cur: cur.st_mtim)
     }
 
-    /// The cached state, if the directory times and the index's identity (a rebuilt
-    /// index starts again at mailbox 1, with a new UIDVALIDITY) are unchanged.
-    func state(for directory: String, mailboxID: Int64, uidValidity: UInt32) -> State? {
+    /// The cached state of `directory`, taken out of the cache (the folder keeps it up to
+    /// date from now on, and parks it again), if it is the state of this mailbox row and
+    /// UIDVALIDITY (a rebuilt index starts again at mailbox 1) and `cur/` is unchanged.
+    func take(_ directory: String, mailboxID: Int64, uidValidity: UInt32) -> State? {
         guard let times = Self.directoryTimes(directory) else { return nil }
-        return contents.withLock { contents in
-            guard let state = contents.states[directory], state.mailboxID == mailboxID, state.times == times,
-                state.snapshot.uidValidity == uidValidity
-            else {
-                return nil
-            }
+        let state = contents.withLock { contents -> State? in
+            guard let state = contents.states.removeValue(forKey: directory) else { return nil }
+            contents.messages -= state.snapshot.messages.count
             return state
         }
+        guard let state, state.mailboxID == mailboxID, state.snapshot.uidValidity == uidValidity,
+            Times.same(state.trustedTimes.cur, times.cur)
+        else { return nil }
+        return state
     }
 
     /// File times come from a coarse clock (a few milliseconds): a change right after a
@@ -316,23 +358,22 @@ final class MailboxStateCache: Sendable {
     /// (Dovecot's maildir sync makes the same allowance).
     static let settleSeconds = 2
 
-    /// Whether `times` are old enough to trust (`settleSeconds`).
-    static func isSettled(_ times: Times) -> Bool {
-        let settled = Int(time(nil)) - settleSeconds
-        return times.new.tv_sec < settled && times.cur.tv_sec < settled
+    /// Whether a directory time is old enough to trust (`settleSeconds`).
+    static func isSettled(_ moment: timespec) -> Bool {
+        moment.tv_sec < Int(time(nil)) - settleSeconds
     }
 
-    func store(_ directory: String, mailboxID: Int64, times: Times?, snapshot: MailboxSnapshot, files: [UInt32: String]) {
-        guard let times, snapshot.messages.count <= limit, Self.isSettled(times) else {
+    func store(_ directory: String, _ state: State) {
+        guard state.snapshot.messages.count <= limit, state.trustedTimes.cur != nil else {
             return forget(directory)
         }
         contents.withLock { contents in
             if let old = contents.states.removeValue(forKey: directory) { contents.messages -= old.snapshot.messages.count }
             // Over the bound: start again rather than track recency (a cache miss only
             // costs one scan).
-            if contents.messages + snapshot.messages.count > limit { contents = Contents() }
-            contents.states[directory] = State(mailboxID: mailboxID, times: times, snapshot: snapshot, files: files)
-            contents.messages += snapshot.messages.count
+            if contents.messages + state.snapshot.messages.count > limit { contents = Contents() }
+            contents.states[directory] = state
+            contents.messages += state.snapshot.messages.count
         }
     }
 

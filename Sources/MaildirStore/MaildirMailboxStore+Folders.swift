@@ -33,11 +33,41 @@ extension MaildirMailboxStore {
                 let (uses, subscriptions) = try IndexDatabase.read(database) { db in
                     (try IndexDatabase.specialUses(db), try IndexDatabase.subscriptions(db))
                 }
-                return (["INBOX"] + names.sorted()).map {
-                    MailboxInfo(name: $0, specialUse: uses[$0], isSubscribed: subscriptions.contains($0))
-                }
+                return Self.listing(folders: names, specialUses: uses, subscriptions: subscriptions)
             }
         }
+    }
+
+    /// LIST's view of the account: INBOX and the folders on disk, then what does not
+    /// exist but is named anyway — missing parents of folders (Maildir++ lets `.a.b`
+    /// exist without `.a`) and subscriptions of mailboxes that do not exist (RFC 9051
+    /// §6.3.9) — INBOX first, then by name. Names are compared octet by octet: names that
+    /// differ only in Unicode normalization are different mailboxes.
+    static func listing(folders: [String], specialUses: [String: String], subscriptions: [String]) -> [MailboxInfo] {
+        var uses: [[UInt8]: String] = [:]
+        for (name, use) in specialUses { uses[Array(name.utf8)] = use }
+        let subscribed = Set(subscriptions.map { Array($0.utf8) })
+        var listed: [[UInt8]: MailboxInfo] = [:]
+        for name in ["INBOX"] + folders {
+            let key = Array(name.utf8)
+            listed[key] = MailboxInfo(name: name, specialUse: uses[key], isSubscribed: subscribed.contains(key))
+        }
+        for name in folders {
+            var parent = MailboxNaming.parent(of: name)
+            while let current = parent, listed[Array(current.utf8)] == nil {
+                let key = Array(current.utf8)
+                listed[key] = MailboxInfo(name: current, isSubscribed: subscribed.contains(key), exists: false)
+                parent = MailboxNaming.parent(of: current)
+            }
+        }
+        for name in subscriptions where listed[Array(name.utf8)] == nil {
+            listed[Array(name.utf8)] = MailboxInfo(name: name, isSubscribed: true, exists: false)
+        }
+        let inbox = listed.removeValue(forKey: Array("INBOX".utf8))
+        let others = listed.values.sorted { a, b in
+            a.name < b.name || (a.name == b.name && a.name.utf8.lexicographicallyPrecedes(b.name.utf8))
+        }
+        return (inbox.map { [$0] } ?? []) + others
     }
 
     /// The first LIST of an account: `MailboxNaming.defaultMailboxes` with their special
@@ -46,7 +76,11 @@ extension MaildirMailboxStore {
     /// mailbox the user deletes stays deleted.
     private func makeDefaultMailboxes(_ accountDirectory: String, _ database: DatabaseQueue) throws(StoreError) {
         for (name, _) in MailboxNaming.defaultMailboxes {
-            try Self.makeFolder(directory(of: name, in: accountDirectory))
+            do throws(StoreError) {
+                try Self.makeFolder(directory(of: name, in: accountDirectory))
+            } catch where error.kind == .alreadyExists {
+                continue  // something that is no folder is in the way: left as it is
+            }
         }
         try IndexDatabase.write(database) { db in
             let uses = try IndexDatabase.specialUses(db)
@@ -133,7 +167,7 @@ extension MaildirMailboxStore {
                 })
             else { throw StoreError(.inUse, "mailbox \(name) has children") }
             let folder = self.acquireFolder(directory: directory, accountDirectory: accountDirectory, name: name)
-            defer { self.folders.release(folder) }
+            defer { self.release(folder) }
             // One rename takes the folder away (atomic, durable with the parent's fsync);
             // its files are removed after. A crash in between leaves a `..deleted.` tree,
             // which no name maps to and the next DELETE removes.
@@ -207,11 +241,13 @@ extension MaildirMailboxStore {
             throw StoreError(.alreadyExists, "mailbox \(target) (or one under it) exists")
         }
         try makeParents(of: target, in: accountDirectory)
-        // Every folder involved, held while the directories move: the sources (which
-        // sessions may have open) and the targets (stale or half-made entries nobody can
-        // have open, since their directories do not exist).
+        // Every folder that moves is held while the directories move, and registered
+        // under its new directory too before anything moves: whoever looks up a new name
+        // from then on gets the folder that moves there and waits for the move. A folder
+        // registered there before (stale, or looked up just now: the directory does not
+        // exist yet) is marked deleted first, on its own queue, so it never sees the
+        // directory.
         var sources: [(folder: MaildirFolder, place: MaildirFolder.Place)] = []
-        var targets: [MaildirFolder] = []
         for move in moves {
             let oldName = MaildirFolderName.mailboxName(forDirectory: move.from) ?? move.from
             let newName = MaildirFolderName.mailboxName(forDirectory: move.to) ?? move.to
@@ -220,12 +256,20 @@ extension MaildirMailboxStore {
                     acquireFolder(directory: accountDirectory + "/" + move.from, accountDirectory: accountDirectory, name: oldName),
                     MaildirFolder.Place(directory: accountDirectory + "/" + move.to, name: newName)
                 ))
-            targets.append(acquireFolder(directory: accountDirectory + "/" + move.to, accountDirectory: accountDirectory, name: newName))
         }
         defer {
-            for folder in sources.map(\.folder) + targets { folders.release(folder) }
+            for (folder, place) in sources {
+                folders.withdraw(place.directory, for: folder)
+                release(folder)
+            }
         }
-        try Self.holding(sources.map(\.folder) + targets) { () throws(StoreError) in
+        try Self.holding(sources.map(\.folder)) { () throws(StoreError) in
+            let moving = Set(sources.map { ObjectIdentifier($0.folder) })
+            for (folder, place) in sources {
+                if let stale = folders.claim(place.directory, for: folder), !moving.contains(ObjectIdentifier(stale)) {
+                    stale.queue.sync { stale.markDeleted() }
+                }
+            }
             var done: [(from: String, to: String)] = []
             func undo() {
                 for move in done.reversed() {
@@ -248,11 +292,9 @@ extension MaildirMailboxStore {
                 }
             } catch {
                 undo()
+                // The new names are free again before anyone waiting for them runs.
+                for (folder, place) in sources { folders.withdraw(place.directory, for: folder) }
                 throw error
-            }
-            for folder in targets {
-                folder.markDeleted()
-                folders.remove(folder)
             }
             for (folder, place) in sources {
                 cache.forget(folder.directory)
@@ -272,18 +314,19 @@ extension MaildirMailboxStore {
         guard !MaildirFolder.isFolder(targetDirectory) else {
             throw StoreError(.alreadyExists, "mailbox \(target) exists")
         }
-        try makeParents(of: target, in: accountDirectory)
-        try Self.makeFolder(targetDirectory)
+        // The target's folder is held from before its directory exists until its row and
+        // files are in place: whoever opens it meanwhile waits, then finds it complete.
         let inbox = acquireFolder(directory: accountDirectory, accountDirectory: accountDirectory, name: "INBOX")
         let destination = acquireFolder(directory: targetDirectory, accountDirectory: accountDirectory, name: target)
         defer {
-            folders.release(inbox)
-            folders.release(destination)
+            release(inbox)
+            release(destination)
         }
         try Self.holding([inbox, destination]) { () throws(StoreError) in
             // Whatever was known of the target (a stale state) starts again.
-            destination.markDeleted()
-            folders.remove(destination)
+            destination.reset()
+            try makeParents(of: target, in: accountDirectory)
+            try Self.makeFolder(targetDirectory)
             let files = try disk { () throws(DiskIOError) in try MaildirFileName.scan(accountDirectory) }
             var moved: [String] = []
             do throws(DiskIOError) {
@@ -353,12 +396,11 @@ extension MaildirMailboxStore {
     {
         let name = try Self.validName(mailbox, else: .notFound)
         for message in messages { try Self.checkKeywords(message.keywords) }
-        let folder = acquireFolder(account: account, name: name)
-        defer { folders.release(folder) }
         let (host, processID) = (fileNameHost, self.processID)
-        let result = try await folder.run { () throws(StoreError) -> StoredUIDs in
+        let (folder, result) = try await withFolder(account: account, name: name) { folder throws(StoreError) in
             try folder.append(messages, host: host, processID: processID)
         }
+        release(folder)
         if !result.uids.isEmpty { notifier?.post(account: account.canonical) }
         return result
     }
@@ -370,16 +412,16 @@ extension MaildirMailboxStore {
         async throws(StoreError) -> StoredUIDs
     {
         let name = try Self.validName(mailbox, else: .notFound)
-        let destination = acquireFolder(account: account, name: name)
-        defer { folders.release(destination) }
         let (sourceDirectory, sources) = try await source.run {
             () throws(StoreError) -> (directory: String, sources: [MaildirFolder.CopySource]) in
             source.copySources(uids)
         }
         let (host, processID) = (fileNameHost, self.processID)
-        return try await destination.run { () throws(StoreError) -> StoredUIDs in
+        let (destination, result) = try await withFolder(account: account, name: name) { destination throws(StoreError) in
             try destination.insertCopies(sources, from: sourceDirectory, host: host, processID: processID)
         }
+        release(destination)
+        return result
     }
 
     // MARK: - Helpers
@@ -437,8 +479,14 @@ extension MaildirMailboxStore {
 
     /// A Maildir++ folder: `new/`, `tmp/`, the `maildirfolder` marker, and `cur/` last —
     /// a folder is what has `cur/`, so a crash half-way leaves no folder (and the next
-    /// CREATE finishes the job). Each new directory is fsynced into its parent.
+    /// CREATE finishes the job). Each new directory is fsynced into its parent. Nothing
+    /// is made through a symbolic link: one in the way (the folder, or one of its
+    /// subdirectories) is `.alreadyExists`.
     static func makeFolder(_ directory: String) throws(StoreError) {
+        for path in [directory, directory + "/new", directory + "/tmp", directory + "/cur"]
+        where exists(path) && !MaildirFolder.isDirectory(path) {
+            throw StoreError(.alreadyExists, "\(path) is in the way: not a directory")
+        }
         try disk { () throws(DiskIOError) in
             try DiskIO.makeDirectory(directory + "/new")
             try DiskIO.makeDirectory(directory + "/tmp")
@@ -470,34 +518,54 @@ extension MaildirMailboxStore {
     }
 
     /// Removes a directory tree, best effort: files and symbolic links are unlinked (never
-    /// followed), directories emptied and removed. Deeper than Maildir ever nests, it
-    /// gives up and leaves the rest (the next DELETE tries again).
-    static func removeTree(_ path: String, depth: Int = 0) {
-        guard depth < 8, let stream = opendir(path) else {
-            _ = rmdir(path)
+    /// followed — also when `path` itself is one), directories emptied and removed. Each
+    /// level is opened with O_NOFOLLOW and worked on relative to its descriptor, so a
+    /// directory swapped for a link meanwhile is not descended into either. Deeper than
+    /// Maildir ever nests, it gives up and leaves the rest (the next DELETE tries again).
+    static func removeTree(_ path: String) {
+        let descriptor = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            // A symbolic link or a file: the entry itself goes.
+            if errno == ELOOP || errno == ENOTDIR { _ = unlink(path) }
             return
         }
+        removeContents(of: descriptor, depth: 0)
+        _ = rmdir(path)
+    }
+
+    /// Empties the directory open as `descriptor`, and closes it.
+    private static func removeContents(of descriptor: Int32, depth: Int) {
+        guard let stream = fdopendir(descriptor) else {
+            _ = close(descriptor)
+            return
+        }
+        defer { closedir(stream) }
         var entries: [(name: String, isDirectory: Bool)] = []
         while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            let name = withUnsafePointer(to: &entry.pointee.d_name) { pointer in
+                pointer.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
             }
             if name == "." || name == ".." { continue }
             var isDirectory = entry.pointee.d_type == UInt8(DT_DIR)
             if entry.pointee.d_type == UInt8(DT_UNKNOWN) {
                 var information = stat()
-                isDirectory = lstat(path + "/" + name, &information) == 0 && (information.st_mode & S_IFMT) == S_IFDIR
+                isDirectory = fstatat(descriptor, name, &information, AT_SYMLINK_NOFOLLOW) == 0
+                    && (information.st_mode & S_IFMT) == S_IFDIR
             }
             entries.append((name, isDirectory))
         }
-        closedir(stream)
         for entry in entries {
-            if entry.isDirectory {
-                removeTree(path + "/" + entry.name, depth: depth + 1)
-            } else {
-                _ = unlink(path + "/" + entry.name)
+            guard entry.isDirectory, depth < 8 else {
+                _ = unlinkat(descriptor, entry.name, 0)
+                continue
+            }
+            let child = openat(descriptor, entry.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if child >= 0 {
+                removeContents(of: child, depth: depth + 1)
+                _ = unlinkat(descriptor, entry.name, AT_REMOVEDIR)
+            } else if errno == ELOOP || errno == ENOTDIR {
+                _ = unlinkat(descriptor, entry.name, 0)  // swapped for a link or a file meanwhile
             }
         }
-        _ = rmdir(path)
     }
 }

@@ -18,7 +18,10 @@
 // leave the root or collide with a folder. A mailbox name passes
 // `MailboxNaming.problem(with:)` and then `MaildirFolderName`, whose directory names are
 // one path component starting with "." and never "." or "..". Files are created with
-// O_EXCL and mode 0600, directories with mode 0700.
+// O_EXCL and mode 0600, directories with mode 0700. Symbolic links planted in a Maildir
+// are never followed: a linked folder or `cur/ new/ tmp/` is no mailbox (`lstat`), a
+// linked message file is no message (scans take regular files only, reads use
+// O_NOFOLLOW), and DELETE unlinks links instead of descending through them.
 // Limits: a path segment is at most three times its input (local parts are at most
 // 64 octets, RFC 5321 §4.5.3.1.1); a name the file system refuses as too long is
 // reported as `StoreError.Kind.limitExceeded`; 128 keywords of at most 200 octets per

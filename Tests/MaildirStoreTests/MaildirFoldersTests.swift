@@ -57,7 +57,9 @@ struct MaildirFoldersTests {
         // A default mailbox the user deletes stays deleted, also after a restart.
         try await store.delete(account: alice, mailbox: "Junk")
         let again = try await MaildirMailboxStore(root: root.path).mailboxes(account: alice)
-        #expect(again.map(\.name) == ["INBOX", "Archive", "Drafts", "Sent", "Trash"])
+        #expect(again.filter(\.exists).map(\.name) == ["INBOX", "Archive", "Drafts", "Sent", "Trash"])
+        // Still subscribed (RFC 9051 §6.3.9), so listed as not existing.
+        #expect(again.first { $0.name == "Junk" } == MailboxInfo(name: "Junk", isSubscribed: true, exists: false))
     }
 
     @Test func foldersOfOtherProgramsAreListedAndOpened() async throws {
@@ -75,6 +77,7 @@ struct MaildirFoldersTests {
         // ".Projekte" does not exist itself (Maildir++ allows that); "&name" is not
         // modified UTF-7, so it is no mailbox of ours.
         #expect(names.contains("Projekte/Entwürfe"))
+        #expect(try await store.mailboxes(account: alice).first { $0.name == "Projekte" }?.exists == false)
         #expect(!names.contains { $0.contains("bad") || $0.contains("not-a-folder") })
         let mailbox = try await store.open(account: alice, mailbox: "Projekte/Entwürfe")
         #expect(await mailbox.snapshot().messages.map(\.flags) == [[.seen]])
@@ -123,12 +126,46 @@ struct MaildirFoldersTests {
         let maildir = MaildirLayout.maildir(root: root.path, address: alice)
         #expect(tree(maildir).allSatisfy { !$0.hasPrefix(".a") && !$0.hasPrefix("..") })
         #expect(await kind { _ = try await store.open(account: alice, mailbox: "a/b") } == .notFound)
-        // The subscription stays (RFC 9051 §6.3.9); the mailbox is not listed.
+        // The subscription stays (RFC 9051 §6.3.9); the mailbox is listed as not existing.
         let database = try IndexDatabase.open(path: maildir + "/" + IndexDatabase.fileName)
         #expect(try IndexDatabase.read(database) { try IndexDatabase.subscriptions($0) }.contains("a/b"))
         #expect(try IndexDatabase.read(database) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM messages") } == 0)
         try database.close()
-        #expect(try await store.mailboxes(account: alice).allSatisfy { !$0.name.hasPrefix("a") })
+        #expect(try await store.mailboxes(account: alice).filter { $0.name.hasPrefix("a") } == [
+            MailboxInfo(name: "a/b", isSubscribed: true, exists: false)
+        ])
+    }
+
+    /// Maildir++ lets `.a.b` exist without `.a`; LIST shows such a parent as not
+    /// existing (IMAP: \NonExistent or \Noselect), and so are subscriptions of mailboxes
+    /// that do not exist, in name order with the rest.
+    @Test func missingParentsAndSubscriptionsAreListedAsNonexistent() async throws {
+        let root = try TemporaryRoot()
+        defer { root.remove() }
+        let store = MaildirMailboxStore(root: root.path)
+        _ = try await store.mailboxes(account: alice)
+        let maildir = MaildirLayout.maildir(root: root.path, address: alice)
+        for subdirectory in ["/.p.q.r/cur", "/.p.q.r/new", "/.p.q.r/tmp", "/.INBOX.x/cur", "/.INBOX.x/new", "/.INBOX.x/tmp"] {
+            try DiskIO.makeDirectory(maildir + subdirectory)
+        }
+        try await store.setSubscribed(account: alice, mailbox: "p/q", subscribed: true)
+        try await store.setSubscribed(account: alice, mailbox: "Gone", subscribed: true)
+        try await store.setSubscribed(account: alice, mailbox: "Sent", subscribed: true)
+        let list = try await store.mailboxes(account: alice)
+        #expect(list.first?.name == "INBOX")
+        #expect(list.map(\.name) == ["INBOX"] + list.dropFirst().map(\.name).sorted())
+        #expect(Set(list.map(\.name)).count == list.count)
+        #expect(list.first { $0.name == "p" } == MailboxInfo(name: "p", exists: false))
+        #expect(list.first { $0.name == "p/q" } == MailboxInfo(name: "p/q", isSubscribed: true, exists: false))
+        #expect(list.first { $0.name == "p/q/r" } == MailboxInfo(name: "p/q/r"))
+        #expect(list.first { $0.name == "Gone" } == MailboxInfo(name: "Gone", isSubscribed: true, exists: false))
+        #expect(list.first { $0.name == "INBOX/x" }?.exists == true)
+        #expect(list.filter { !$0.exists }.map(\.name).sorted() == ["Gone", "p", "p/q"])
+        #expect(list.first { $0.name == "Sent" }?.exists == true)
+        // Opening a parent that does not exist is `.notFound`; creating it makes it exist.
+        #expect(await kind { _ = try await store.open(account: alice, mailbox: "p") } == .notFound)
+        try await store.create(account: alice, mailbox: "p", specialUse: nil)
+        #expect(try await store.mailboxes(account: alice).first { $0.name == "p" }?.exists == true)
     }
 
     /// A name made again after a delete never repeats its UIDVALIDITY.
@@ -611,7 +648,9 @@ struct MaildirFoldersTests {
         try await store.setSubscribed(account: alice, mailbox: "Sent", subscribed: false)
         let list = try await store.mailboxes(account: alice)
         #expect(list.first { $0.name == "Sent" }?.isSubscribed == false)
-        #expect(!list.contains { $0.name == "Not/There" })
+        // Listed as subscribed but not existing (IMAP: \NonExistent), its parent not at all.
+        #expect(list.filter { $0.name.hasPrefix("Not") } == [MailboxInfo(name: "Not/There", isSubscribed: true, exists: false)])
+        #expect(list.filter { !$0.exists }.count == 1)
         #expect(await kind { try await store.setSubscribed(account: alice, mailbox: "a//b", subscribed: true) } == .permissionDenied)
     }
 

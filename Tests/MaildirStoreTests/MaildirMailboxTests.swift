@@ -189,6 +189,39 @@ struct MaildirMailboxTests {
         await mailbox.close()
     }
 
+    /// Dovecot's UIDs count for the files the first scan finds: a file of the list that
+    /// shows up later, or comes back after an expunge, gets UIDNEXT — never a UID below
+    /// ones clients already know.
+    @Test func adoptedUIDsAreHonouredOnlyByTheFirstScan() async throws {
+        let root = try TemporaryRoot()
+        defer { root.remove() }
+        let maildir = MaildirLayout.maildir(root: root.path, address: alice)
+        for subdirectory in ["", "/cur", "/new", "/tmp"] { try DiskIO.makeDirectory(maildir + subdirectory) }
+        try DiskIO.writeNewFile(maildir + "/cur/1700000000.M1P2.old:2,S", [message("a")])
+        try DiskIO.writeNewFile(maildir + "/new/1700000009.M5P6.old", [message("c")])
+        try DiskIO.writeNewFile(maildir + "/new/1700000010.M7P8.fresh", [message("d")])
+        try DiskIO.writeNewFile(
+            maildir + "/dovecot-uidlist",
+            [Array("3 V1234567 N43\n7 :1700000000.M1P2.old\n20 :1700000005.M3P4.old\n41 :1700000009.M5P6.old\n".utf8)])
+        let store = MaildirMailboxStore(root: root.path)
+        let mailbox = try await store.open(account: alice, mailbox: "INBOX")
+        #expect(await mailbox.snapshot().messages.map(\.uid) == [7, 41, 43])
+        let database = try IndexDatabase.open(path: maildir + "/" + IndexDatabase.fileName)
+        #expect(try IndexDatabase.read(database) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM adopted_uids") } == 0)
+        try database.close()
+        // On the list, but not there at the first scan.
+        try DiskIO.writeNewFile(maildir + "/new/1700000005.M3P4.old", [message("b")])
+        #expect(try await mailbox.refresh().messages.map(\.uid) == [7, 41, 43, 44])
+        // Expunged, then back again (restored by another program).
+        try await mailbox.expunge(uids: [7])
+        try DiskIO.writeNewFile(maildir + "/cur/1700000000.M1P2.old:2,S", [message("a")])
+        #expect(try await mailbox.refresh().messages.map(\.uid) == [41, 43, 44, 45])
+        await mailbox.close()
+        let reopened = try await MaildirMailboxStore(root: root.path).open(account: alice, mailbox: "INBOX")
+        #expect(await reopened.snapshot().messages.map(\.uid) == [41, 43, 44, 45])
+        await reopened.close()
+    }
+
     /// A hostile or corrupt uidlist cannot push UIDs to 2^32 - 1 (the next UID would
     /// not fit).
     @Test func hugeUIDsInAUIDListAreIgnored() {
@@ -305,6 +338,176 @@ struct MaildirMailboxTests {
         #expect(await mailbox.snapshot().messages.map(\.uid) == [1, 2, 3])
         #expect(await mailbox.snapshot().messages.first?.flags == [.seen])
         await mailbox.close()
+    }
+
+    /// The name in `new/` of the message whose content is `bytes`.
+    func fileInNew(_ maildir: String, holding bytes: [UInt8]) -> String? {
+        fileNames(in: maildir + "/new").first { FileManager.default.contents(atPath: maildir + "/new/" + $0) == Data(bytes) }
+    }
+
+    /// A delivery into a loaded folder whose `cur/` is unchanged (and old enough to
+    /// trust) costs a scan of `new/` only: files there get their UIDs, files gone from
+    /// there are dropped, and `cur/` is not looked at — a file slipped into it without
+    /// changing its time stays unseen until `cur/` changes.
+    @Test func deliveriesIntoALoadedFolderScanOnlyNew() async throws {
+        let root = try TemporaryRoot()
+        defer { root.remove() }
+        let store = MaildirMailboxStore(root: root.path)
+        let delivery = MaildirDelivery(root: root.path, hostname: "mx")
+        for subject in ["one", "two"] { try await delivery.deliver(message(subject), to: [alice]) }
+        let maildir = MaildirLayout.maildir(root: root.path, address: alice)
+        let past = time(nil) - 600
+        setTime(maildir + "/new", past)
+        setTime(maildir + "/cur", past)
+        let mailbox = try await store.open(account: alice, mailbox: "INBOX")
+        #expect(await mailbox.snapshot().messages.map(\.uid) == [1, 2])
+
+        try DiskIO.writeNewFile(maildir + "/cur/1700000000.M1P1.hidden:2,S", [message("hidden")])
+        setTime(maildir + "/cur", past)
+        for subject in ["three", "four"] { try await delivery.deliver(message(subject), to: [alice]) }
+        var snapshot = try await mailbox.refresh()
+        #expect(snapshot.messages.map(\.uid) == [1, 2, 3, 4])
+        #expect(snapshot.messages.map(\.size) == ["one", "two", "three", "four"].map { message($0).count })
+        #expect(snapshot.uidNext == 5)
+        #expect(try await mailbox.content(uid: 4) == message("four"))
+
+        // Removed from new/ by another program; a file with no name we can use.
+        let one = try #require(fileInNew(maildir, holding: message("one")))
+        #expect(unlink(maildir + "/new/" + one) == 0)
+        try DiskIO.writeNewFile(maildir + "/new/.hidden-by-name", [message("dot")])
+        snapshot = try await mailbox.refresh()
+        #expect(snapshot.messages.map(\.uid) == [2, 3, 4])
+        #expect(await kind { _ = try await mailbox.content(uid: 1) } == .expunged)
+
+        // cur/ changed: a full scan, which finds the hidden file.
+        setTime(maildir + "/cur", past + 1)
+        snapshot = try await mailbox.refresh()
+        #expect(snapshot.messages.map(\.uid) == [2, 3, 4, 5])
+        await mailbox.close()
+        // The index agrees with what the sessions saw.
+        let fresh = try await MaildirMailboxStore(root: root.path).open(account: alice, mailbox: "INBOX")
+        #expect(await fresh.snapshot() == snapshot)
+        await fresh.close()
+    }
+
+    /// The same from the state cache: a mailbox no session has open, opened again after
+    /// a delivery, starts from the cached state and scans `new/` only.
+    @Test func reopeningAfterADeliveryScansOnlyNew() async throws {
+        let root = try TemporaryRoot()
+        defer { root.remove() }
+        let store = MaildirMailboxStore(root: root.path)
+        let delivery = MaildirDelivery(root: root.path, hostname: "mx")
+        try await delivery.deliver(message("one"), to: [alice])
+        let maildir = MaildirLayout.maildir(root: root.path, address: alice)
+        let past = time(nil) - 600
+        setTime(maildir + "/new", past)
+        setTime(maildir + "/cur", past)
+        var mailbox = try await store.open(account: alice, mailbox: "INBOX")
+        #expect(await mailbox.snapshot().messages.map(\.uid) == [1])
+        await mailbox.close()
+        #expect(store.folders.count == 0)
+
+        try DiskIO.writeNewFile(maildir + "/cur/1700000000.M1P1.hidden:2,S", [message("hidden")])
+        setTime(maildir + "/cur", past)
+        try await delivery.deliver(message("two"), to: [alice])
+        mailbox = try await store.open(account: alice, mailbox: "INBOX")
+        let snapshot = await mailbox.snapshot()
+        #expect(snapshot.messages.map(\.uid) == [1, 2])
+        #expect(try await mailbox.content(uid: 2) == message("two"))
+        await mailbox.close()
+        let fresh = try await MaildirMailboxStore(root: root.path).open(account: alice, mailbox: "INBOX")
+        // A full scan: the hidden file too.
+        #expect(await fresh.snapshot().messages.map(\.uid) == [1, 2, 3])
+        #expect(Array(await fresh.snapshot().messages.prefix(2)) == snapshot.messages)
+        await fresh.close()
+    }
+
+    /// SplitMix64: the same sequence on every run.
+    struct SeededGenerator: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    /// Random runs of deliveries, appends, flag changes, expunges, and other programs'
+    /// renames and removals, with directory times now trusted and now not (so refreshes
+    /// scan `new/` alone, both directories, or nothing): after every step, what sessions
+    /// see is what a fresh store reads from the index and the directory.
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func theStateAlwaysMatchesTheIndexAndTheDirectory(seed: UInt64) async throws {
+        let root = try TemporaryRoot()
+        defer { root.remove() }
+        var random = SeededGenerator(state: seed)
+        let store = MaildirMailboxStore(root: root.path)
+        let delivery = MaildirDelivery(root: root.path, hostname: "mx")
+        let maildir = MaildirLayout.maildir(root: root.path, address: alice)
+        try await delivery.deliver(message("first"), to: [alice])
+        let mailbox = try #require(try await store.open(account: alice, mailbox: "INBOX") as? any IMAPMailbox)
+        let past = time(nil) - 6000
+        var counter = 0
+        for step in 0..<80 {
+            counter += 1
+            let uids = await mailbox.snapshot().messages.map(\.uid)
+            let files = fileNames(in: maildir + "/new").map { "new/" + $0 } + fileNames(in: maildir + "/cur").map { "cur/" + $0 }
+            switch random.next() % 8 {
+            case 0:
+                for index in 0..<Int(random.next() % 3 + 1) {
+                    try await delivery.deliver(message("d\(step).\(index)"), to: [alice])
+                }
+            case 1:
+                _ = try await store.append(
+                    account: alice, mailbox: "INBOX",
+                    messages: [NewMessage(bytes: message("a\(step)"), flags: .seen, keywords: ["k\(step % 3)"])])
+            case 2:
+                if let uid = uids.randomElement(using: &random) {
+                    let flags: SystemFlags = random.next() % 2 == 0 ? .flagged : .answered
+                    _ = try await mailbox.changeFlags(uids: [uid], FlagChange(random.next() % 3 == 0 ? .remove : .add, flags: flags))
+                }
+            case 3:
+                if let uid = uids.randomElement(using: &random) { try await mailbox.expunge(uids: [uid]) }
+            case 4:
+                if let file = files.randomElement(using: &random) { _ = unlink(maildir + "/" + file) }
+            case 5:
+                // Another program: new/ → cur/ with \Seen, or a flag changed in cur/.
+                if let file = files.randomElement(using: &random) {
+                    let base = MaildirFileName.base(of: file)
+                    let target = "cur/" + base + (file.hasPrefix("new/") ? ":2,S" : ":2,DS")
+                    _ = rename(maildir + "/" + file, maildir + "/" + target)
+                }
+            case 6:
+                // Another program drops a file straight into cur/.
+                try DiskIO.writeNewFile(maildir + "/cur/\(1_700_000_000 + counter).M\(counter)P9.other:2,F", [message("o\(step)")])
+            default:
+                setTime(maildir + "/new", past + counter)
+                setTime(maildir + "/cur", past + counter)
+            }
+            let snapshot = try await mailbox.refresh()
+            let seen = snapshot.messages.map(\.uid)
+            #expect(seen == seen.sorted() && Set(seen).count == seen.count, "step \(step)")
+            let fresh = try await MaildirMailboxStore(root: root.path).open(account: alice, mailbox: "INBOX")
+            #expect(await fresh.snapshot() == snapshot, "step \(step)")
+            for message in snapshot.messages where random.next() % 8 == 0 {
+                #expect((try? await mailbox.content(uid: message.uid)) != nil, "step \(step): uid \(message.uid)")
+            }
+            await fresh.close()
+        }
+        await mailbox.close()
+    }
+
+    func kind(_ body: () async throws -> Void) async -> StoreError.Kind? {
+        do {
+            try await body()
+            return nil
+        } catch let error as StoreError {
+            return error.kind
+        } catch {
+            return .internal
+        }
     }
 
     @Test func fileNameParsing() {
