@@ -29,6 +29,7 @@
 // Limits: a level of up to 200 octets (MailboxNaming) can grow to 600 characters when it
 // is all dots; a name the file system refuses as too long is `.limitExceeded`.
 
+import MailCore
 import MailStore
 
 /// The mapping between mailbox names and Maildir++ folder directory names.
@@ -128,114 +129,13 @@ enum MaildirFolderName {
     //
     // A copy of IMAPProtocol's coder: the store may not import a protocol module.
 
-    private static let base64Alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,".utf8)
-
-    /// Printable US-ASCII as itself ("&" as "&-"), every run of other characters as "&",
-    /// modified BASE64 of its UTF-16BE code units, "-".
+    /// Modified UTF-7, as Dovecot names folder directories (`MailCore.ModifiedUTF7`).
     ///
     ///     Entwürfe → Entw&APw-rfe        日本語 → &ZeVnLIqe-        & → &-
-    static func encodeModifiedUTF7(_ text: String) -> String {
-        var output: [UInt8] = []
-        var pending: [UInt8] = []
-        func flush() {
-            guard !pending.isEmpty else { return }
-            output.append(UInt8(ascii: "&"))
-            var bits: UInt32 = 0
-            var count = 0
-            for byte in pending {
-                bits = bits << 8 | UInt32(byte)
-                count += 8
-                while count >= 6 {
-                    count -= 6
-                    output.append(base64Alphabet[Int(bits >> UInt32(count) & 0x3F)])
-                }
-                bits &= (1 << UInt32(count)) - 1
-            }
-            if count > 0 { output.append(base64Alphabet[Int(bits << UInt32(6 - count) & 0x3F)]) }
-            output.append(UInt8(ascii: "-"))
-            pending.removeAll()
-        }
-        for scalar in text.unicodeScalars {
-            let value = scalar.value
-            if value >= 0x20, value <= 0x7E {
-                flush()
-                output.append(UInt8(truncatingIfNeeded: value))
-                if value == 0x26 { output.append(UInt8(ascii: "-")) }
-            } else if value > 0xFFFF {
-                let offset = value - 0x10000
-                let high = 0xD800 + (offset >> 10)
-                let low = 0xDC00 + (offset & 0x3FF)
-                pending += [UInt8(truncatingIfNeeded: high >> 8), UInt8(truncatingIfNeeded: high)]
-                pending += [UInt8(truncatingIfNeeded: low >> 8), UInt8(truncatingIfNeeded: low)]
-            } else {
-                pending += [UInt8(truncatingIfNeeded: value >> 8), UInt8(truncatingIfNeeded: value)]
-            }
-        }
-        flush()
-        return String(decoding: output, as: UTF8.self)
-    }
+    static func encodeModifiedUTF7(_ text: String) -> String { ModifiedUTF7.encode(text) }
 
-    /// The text of a modified UTF-7 string, or nil when it is malformed (octets outside
-    /// 0x20…0x7E, an unterminated or invalid base64 run, unpaired surrogates, encoded
-    /// printable ASCII). Anything it accepts that is not canonical is caught by the
-    /// round-trip check in `mailboxName(forDirectory:)`.
-    static func decodeModifiedUTF7(_ text: String) -> String? {
-        let bytes = Array(text.utf8)
-        var scalars = String.UnicodeScalarView()
-        var index = 0
-        while index < bytes.count {
-            let byte = bytes[index]
-            guard byte >= 0x20, byte <= 0x7E else { return nil }
-            guard byte == UInt8(ascii: "&") else {
-                scalars.append(Unicode.Scalar(byte))
-                index += 1
-                continue
-            }
-            var end = index + 1
-            while end < bytes.count, bytes[end] != UInt8(ascii: "-") { end += 1 }
-            guard end < bytes.count else { return nil }
-            if end == index + 1 {
-                scalars.append("&")
-            } else {
-                guard let units = decodeBase64(bytes[(index + 1)..<end]) else { return nil }
-                var unitIndex = 0
-                while unitIndex < units.count {
-                    let unit = units[unitIndex]
-                    var value = UInt32(unit)
-                    if (0xD800...0xDBFF).contains(unit) {
-                        guard unitIndex + 1 < units.count, (0xDC00...0xDFFF).contains(units[unitIndex + 1]) else {
-                            return nil
-                        }
-                        value = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(units[unitIndex + 1]) - 0xDC00)
-                        unitIndex += 1
-                    } else if (0xDC00...0xDFFF).contains(unit) {
-                        return nil
-                    }
-                    guard value > 0x7E, let scalar = Unicode.Scalar(value) else { return nil }
-                    scalars.append(scalar)
-                    unitIndex += 1
-                }
-            }
-            index = end + 1
-        }
-        return String(scalars)
-    }
-
-    private static func decodeBase64(_ characters: ArraySlice<UInt8>) -> [UInt16]? {
-        var octets: [UInt8] = []
-        var bits: UInt32 = 0
-        var count = 0
-        for character in characters {
-            guard let value = base64Alphabet.firstIndex(of: character) else { return nil }
-            bits = bits << 6 | UInt32(value)
-            count += 6
-            if count >= 8 {
-                count -= 8
-                octets.append(UInt8(truncatingIfNeeded: bits >> UInt32(count)))
-                bits &= (1 << UInt32(count)) - 1
-            }
-        }
-        guard octets.count % 2 == 0, count < 6, bits == 0 else { return nil }
-        return stride(from: 0, to: octets.count, by: 2).map { UInt16(octets[$0]) << 8 | UInt16(octets[$0 + 1]) }
-    }
+    /// The text of a modified UTF-7 string, or nil when it is malformed. Anything it
+    /// accepts that is not canonical is caught by the round-trip check in
+    /// `mailboxName(forDirectory:)`.
+    static func decodeModifiedUTF7(_ text: String) -> String? { ModifiedUTF7.decode(text) }
 }
