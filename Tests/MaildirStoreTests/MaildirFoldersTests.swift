@@ -12,27 +12,14 @@ import Glibc
 /// The folder side for IMAP: Maildir++ folders, LIST/CREATE/DELETE/RENAME/SUBSCRIBE,
 /// APPEND, COPY, keywords, shared state between sessions, and hostile names.
 @Suite("Maildir folders")
-struct MaildirFoldersTests {
+struct MaildirFoldersTests: MaildirTestHelpers {
     let alice = MailAddress("alice@example.test")!
 
-    func message(_ subject: String) -> [UInt8] {
-        Array("Subject: \(subject)\r\nFrom: bob@example.test\r\n\r\nHello \(subject)\r\n".utf8)
-    }
 
     func imap(_ mailbox: any OpenMailbox) throws -> any IMAPMailbox {
         try #require(mailbox as? any IMAPMailbox)
     }
 
-    func kind(_ body: () async throws -> Void) async -> StoreError.Kind? {
-        do {
-            try await body()
-            return nil
-        } catch let error as StoreError {
-            return error.kind
-        } catch {
-            return .internal
-        }
-    }
 
     /// Every path under `directory`, relative to it, sorted.
     func tree(_ directory: String) -> [String] {

@@ -7,12 +7,9 @@ import Testing
 
 /// The read side: the index, reconciliation with the directory, flags and expunge.
 @Suite("Maildir mailboxes and their index")
-struct MaildirMailboxTests {
+struct MaildirMailboxTests: MaildirTestHelpers {
     let alice = MailAddress("alice@example.test")!
 
-    func message(_ subject: String) -> [UInt8] {
-        Array("Subject: \(subject)\r\nFrom: bob@example.test\r\n\r\nHello \(subject)\r\n".utf8)
-    }
 
     @Test func emptyInboxForAnAccountWithoutMail() async throws {
         let root = try TemporaryRoot()
@@ -499,16 +496,6 @@ struct MaildirMailboxTests {
         await mailbox.close()
     }
 
-    func kind(_ body: () async throws -> Void) async -> StoreError.Kind? {
-        do {
-            try await body()
-            return nil
-        } catch let error as StoreError {
-            return error.kind
-        } catch {
-            return .internal
-        }
-    }
 
     @Test func fileNameParsing() {
         let file = MaildirFileName(subdirectory: "cur", name: "1.M2P3.host,S=100,W=104:2,DFRST")

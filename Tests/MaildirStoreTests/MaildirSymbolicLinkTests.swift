@@ -14,23 +14,10 @@ import Glibc
 /// and the clean-up of `..deleted.` trees unlink links instead of emptying their targets,
 /// and a message file that is a link is never read.
 @Suite("Maildir symbolic links")
-struct MaildirSymbolicLinkTests {
+struct MaildirSymbolicLinkTests: MaildirTestHelpers {
     let alice = MailAddress("alice@example.test")!
 
-    func message(_ subject: String) -> [UInt8] {
-        Array("Subject: \(subject)\r\nFrom: bob@example.test\r\n\r\nHello \(subject)\r\n".utf8)
-    }
 
-    func kind(_ body: () async throws -> Void) async -> StoreError.Kind? {
-        do {
-            try await body()
-            return nil
-        } catch let error as StoreError {
-            return error.kind
-        } catch {
-            return .internal
-        }
-    }
 
     /// Every path under `directory` with its contents (nil for directories and links).
     func snapshot(_ directory: String) -> [String: Data?] {

@@ -289,3 +289,15 @@ class LineClient:
             self.sock.close()
         except OSError:
             pass
+
+
+def require_curl(*protocols):
+    """Skips the scenario unless curl is installed with every one of `protocols`."""
+    if shutil.which("curl") is None:
+        raise Skip("curl is not installed")
+    version = subprocess.run(["curl", "--version"], capture_output=True, text=True).stdout
+    available = next((line.split(":", 1)[1].split() for line in version.splitlines()
+                      if line.startswith("Protocols:")), [])
+    missing = [name for name in protocols if name not in available]
+    if missing:
+        raise Skip(f"this curl lacks {'/'.join(missing)}: {available}")

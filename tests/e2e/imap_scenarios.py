@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import HOST, HOSTNAME, IO_TIMEOUT, Failure, LineClient, Skip, check, unverified_context
+from harness import HOST, HOSTNAME, IO_TIMEOUT, Failure, LineClient, Skip, check, require_curl, unverified_context
 from pop3_scenarios import deliver, maildir_flags
 from smtp_scenarios import (
     ALICE, DOMAIN, PASSWORDS, REMOTE_SENDER, first_difference, mail_server, make_message, message_id_of)
@@ -871,13 +871,7 @@ def curl_imap(*args, timeout=30, check_exit=True):
 
 
 def imap_curl():
-    if shutil.which("curl") is None:
-        raise Skip("curl is not installed")
-    version = subprocess.run(["curl", "--version"], capture_output=True, text=True).stdout
-    protocols = next((line.split(":", 1)[1].split() for line in version.splitlines()
-                      if line.startswith("Protocols:")), [])
-    if "imap" not in protocols or "imaps" not in protocols:
-        raise Skip(f"this curl lacks imap/imaps: {protocols}")
+    require_curl("imap", "imaps")
     with mail_server() as server:
         sent = deliver(server, [("one", 0), ("two", 0)])
         files = folder_messages(server)

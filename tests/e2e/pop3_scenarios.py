@@ -22,7 +22,8 @@ import tempfile
 import time
 
 from harness import (
-    HOST, HOSTNAME, IO_TIMEOUT, Failure, LineClient, Skip, check, describe, run_cli, unverified_context)
+    HOST, HOSTNAME, IO_TIMEOUT, Failure, LineClient, Skip, check, describe, require_curl, run_cli,
+    unverified_context)
 from smtp_scenarios import (
     ALICE, DOMAIN, PASSWORDS, REMOTE_SENDER, first_difference, mail_server, make_message, message_id_of,
     quit_quietly, send, smtp_client, split_delivered)
@@ -525,13 +526,7 @@ def curl(*args, timeout=30):
 
 
 def pop3_curl():
-    if shutil.which("curl") is None:
-        raise Skip("curl is not installed")
-    version = subprocess.run(["curl", "--version"], capture_output=True, text=True).stdout
-    protocols = next((line.split(":", 1)[1].split() for line in version.splitlines()
-                      if line.startswith("Protocols:")), [])
-    if "pop3" not in protocols or "pop3s" not in protocols:
-        raise Skip(f"this curl lacks pop3/pop3s: {protocols}")
+    require_curl("pop3", "pop3s")
     with mail_server() as server:
         sent = deliver(server, [("one", 0), ("two", 200)])
         pop = login(server, "pop3s")
