@@ -257,6 +257,7 @@ let package = Package(
         .testTarget(
             name: "SASLTests",
             dependencies: [
+                "MailTestSupport",
                 "SASL",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -281,12 +282,12 @@ let package = Package(
         ),
         .testTarget(
             name: "IMAPProtocolTests",
-            dependencies: ["IMAPProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["MailTestSupport", "IMAPProtocol", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "MIMEStructureTests",
-            dependencies: ["MIMEStructure", "IMAPProtocol"],
+            dependencies: ["MailTestSupport", "MIMEStructure", "IMAPProtocol"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

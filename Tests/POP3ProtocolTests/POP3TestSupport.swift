@@ -1,3 +1,4 @@
+import MailTestSupport
 import Foundation
 import NIOCore
 import SASL
@@ -21,24 +22,6 @@ func escaped(_ bytes: [UInt8]) -> String {
     String(reflecting: String(decoding: bytes, as: UTF8.self))
 }
 
-/// A small seeded generator (Marsaglia's xorshift64) so that the random runs repeat.
-struct Xorshift64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed == 0 ? 0x9E37_79B9_7F4A_7C15 : seed }
-
-    mutating func next() -> UInt64 {
-        state ^= state << 13
-        state ^= state >> 7
-        state ^= state << 17
-        return state
-    }
-
-    /// A uniformly chosen index below `count` (which must be positive).
-    mutating func index(below count: Int) -> Int {
-        Int(next() % UInt64(count))
-    }
-}
 
 // MARK: - Messages
 

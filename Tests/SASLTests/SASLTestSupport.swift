@@ -1,3 +1,4 @@
+import MailTestSupport
 import Crypto
 import Foundation
 import Testing
@@ -74,19 +75,6 @@ enum SCRAMTestClient {
     }
 }
 
-/// A small seeded generator (Marsaglia's xorshift64) so the hostile-input runs repeat.
-struct Xorshift64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed == 0 ? 0x9E37_79B9_7F4A_7C15 : seed }
-
-    mutating func next() -> UInt64 {
-        state ^= state << 13
-        state ^= state >> 7
-        state ^= state << 17
-        return state
-    }
-}
 
 /// An input the state machine must refuse, and the kind of failure it must give.
 struct InvalidInput: Sendable, CustomTestStringConvertible {
