@@ -1072,8 +1072,9 @@ def imap_large_fetch():
 # MARK: - mbsync
 
 
-def mbsync_config(server, home, version):
-    """An mbsyncrc for alice over imaps, trusting the server's own certificate."""
+def mbsync_config(server, home, version, starttls=False):
+    """An mbsyncrc for alice over imaps (or 143 with STARTTLS), trusting the server's
+    own certificate."""
     certificate = os.path.join(server.directory, "tls", "cert.pem")
     if not os.path.exists(certificate):
         pem = ssl.get_server_certificate((HOST, server.ports["imaps"]))
@@ -1088,10 +1089,10 @@ def mbsync_config(server, home, version):
     with open(path, "w") as f:
         f.write(f"""IMAPAccount tsubame
 Host {HOST}
-Port {server.ports['imaps']}
+Port {server.ports['imap' if starttls else 'imaps']}
 User {ALICE}
 Pass "{PASSWORD}"
-{tls_key} IMAPS
+{tls_key} {'STARTTLS' if starttls else 'IMAPS'}
 CertificateFile {certificate}
 SystemCertificates no
 Timeout 10
@@ -1233,6 +1234,38 @@ def imap_mbsync():
 
 
 # MARK: - Hostile input
+
+
+def imap_mbsync_starttls():
+    """mbsync over 143 with STARTTLS (issue #9 asks for both ports): a pull, a local
+    message pushed, and a third sync that changes nothing."""
+    if shutil.which("mbsync") is None:
+        raise Skip("mbsync is not installed (Debian package isync)")
+    version_text = subprocess.run(["mbsync", "--version"], capture_output=True, text=True).stdout.strip()
+    match = re.search(r"(\d+)\.(\d+)", version_text)
+    version = (int(match.group(1)), int(match.group(2))) if match else (1, 4)
+    home = tempfile.mkdtemp(prefix="tsubame-e2e-mbsync-")
+    try:
+        with mail_server() as server:
+            sent = dict(deliver(server, [("one", 0), ("two", 0)]))
+            rcfile, local = mbsync_config(server, home, version, starttls=True)
+            mbsync_run(rcfile, home, "STARTTLS run 1 (pull)")
+            here = local_messages(local)
+            check(sorted(here, key=str) == sorted(sent, key=str),
+                  f"after the first sync over STARTTLS local INBOX holds {describe_folder(here)}")
+            added_id, added = make_message("pushed over starttls", sender=ALICE)
+            with open(os.path.join(local, "INBOX", "new", f"{int(time.time())}.local3.{HOSTNAME}"), "wb") as f:
+                f.write(added.replace(b"\r\n", b"\n"))
+            mbsync_run(rcfile, home, "STARTTLS run 2 (push)")
+            server_files = folder_messages(server)
+            check(added_id in server_files, f"the pushed message is not on the server: {describe_folder(server_files)}")
+            before = describe_folder(folder_messages(server))
+            mbsync_run(rcfile, home, "STARTTLS run 3 (nothing to do)")
+            check(describe_folder(folder_messages(server)) == before, "the third sync changed the server's INBOX")
+            check(len(local_messages(local)) == 3, f"local INBOX: {describe_folder(local_messages(local))}")
+            return "pull, push and a no-op sync over 143+STARTTLS"
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def snapshot_outside(server, local="alice"):
@@ -1492,6 +1525,7 @@ SCENARIOS = [
     imap_two_sessions,
     imap_curl,
     imap_mbsync,
+    imap_mbsync_starttls,
     imap_hostile_input,
     imap_sigkill_durability,
 ]
