@@ -72,14 +72,22 @@ public enum IMAPCommandParser {
         return .failure(IMAPParseError(.syntax, tag: nil, "Incomplete command"))
     }
 
+    /// The tag at the start of a command; an error has no tag to answer with.
+    private static func parseTag(_ parser: inout IMAPGrammarParser) -> Result<String, IMAPParseError> {
+        do throws(IMAPSyntaxError) {
+            return .success(try parser.parseTag())
+        } catch {
+            return .failure(IMAPParseError(error.kind, tag: nil, error.text))
+        }
+    }
+
     /// Parses a framed command (see `IMAPCommandFrame`).
     static func parse(frame: IMAPCommandFrame, limits: IMAPLimits) -> Result<IMAPCommand, IMAPParseError> {
         var parser = IMAPGrammarParser(frame, limits: limits)
         let tag: String
-        do throws(IMAPSyntaxError) {
-            tag = try parser.parseTag()
-        } catch {
-            return .failure(IMAPParseError(error.kind, tag: nil, error.text))
+        switch parseTag(&parser) {
+        case .success(let value): tag = value
+        case .failure(let error): return .failure(error)
         }
         do throws(IMAPSyntaxError) {
             let kind = try parser.parseCommandBody()
@@ -96,10 +104,9 @@ public enum IMAPCommandParser {
     static func parseHeader(_ text: ArraySlice<UInt8>) -> Result<IMAPCommandHeader, IMAPParseError> {
         var parser = IMAPGrammarParser(IMAPCommandFrame(text: Array(text), literals: []), limits: IMAPLimits())
         let tag: String
-        do throws(IMAPSyntaxError) {
-            tag = try parser.parseTag()
-        } catch {
-            return .failure(IMAPParseError(error.kind, tag: nil, error.text))
+        switch parseTag(&parser) {
+        case .success(let value): tag = value
+        case .failure(let error): return .failure(error)
         }
         do throws(IMAPSyntaxError) {
             let name = try parser.parseCommandName()

@@ -122,11 +122,15 @@ extension IMAPConnection {
         let matchers = arguments.patterns.compactMap { pattern in
             patternMatcher(reference: arguments.reference.name, pattern: pattern)
         }
-        let existing = Set(all.filter(\.exists).map(\.name))
+        // Every name that has an existing mailbox below it: one pass, not one per mailbox.
+        var parents = Set<String>()
+        for mailbox in all where mailbox.exists {
+            var parent = MailboxNaming.parent(of: mailbox.name)
+            while let name = parent, parents.insert(name).inserted { parent = MailboxNaming.parent(of: name) }
+        }
         var entries: [(name: String, attributes: [String], selectable: Bool)] = []
         for mailbox in all where matchers.contains(where: { $0.matches(mailbox.name) }) {
-            let prefix = mailbox.name + String(MailboxNaming.separator)
-            let hasChildren = existing.contains { $0.hasPrefix(prefix) }
+            let hasChildren = parents.contains(mailbox.name)
             if subscribedOnly && !mailbox.isSubscribed { continue }
             if specialUseOnly && mailbox.specialUse == nil { continue }
             // A name without a mailbox: listed as the parent of one that exists, or
@@ -324,7 +328,7 @@ extension IMAPConnection {
             return storeFailure(tag, error, "APPEND")
         }
         if selected?.name == storeName { await sendUpdates(allowExpunge: true, fromDisk: false) }
-        let uids = IMAPWire.sequenceSet(stored.uids)
-        return finish(tag, .ok, IMAPResponseCode("APPENDUID", "\(stored.uidValidity) \(uids)"), "APPEND completed")
+        let code = IMAPResponseCode.appendUID(uidValidity: stored.uidValidity, uids: IMAPWire.sequenceSet(stored.uids))
+        return finish(tag, .ok, code, "APPEND completed")
     }
 }

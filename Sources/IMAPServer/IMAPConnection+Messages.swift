@@ -93,7 +93,7 @@ extension IMAPConnection {
         }
         pendingFetch = nil
         output.reserveCapacity(Self.batchBytes + 64 * 1024)
-        while output.readableBytes < Self.batchBytes, let first = pending.indices.first {
+        while output.readableBytes < Self.batchBytes, !pending.indices.isEmpty {
             if !pending.needsContent {
                 // Flags, sizes, dates: from the index alone, into a local buffer (no
                 // exclusivity checks on the property per write).
@@ -142,7 +142,6 @@ extension IMAPConnection {
                 // The first one is gone (another session expunged it).
                 pending.expunged = true
                 pending.indices = pending.indices.dropFirst()
-                _ = first
                 continue
             } catch {
                 pendingFetch = nil
@@ -411,7 +410,8 @@ extension IMAPConnection {
         let code = stored.uids.isEmpty
             ? nil
             : IMAPResponseCode.copyUID(
-                uidValidity: stored.uidValidity, source: Self.set(stored.sourceUIDs), destination: Self.set(stored.uids))
+                uidValidity: stored.uidValidity, source: IMAPWire.sequenceSet(stored.sourceUIDs),
+                destination: IMAPWire.sequenceSet(stored.uids))
         guard move else {
             if selected?.name == target { await sendUpdates(allowExpunge: byUID, fromDisk: false) }
             return finish(tag, .ok, code, "\(command) completed")
@@ -424,19 +424,6 @@ extension IMAPConnection {
         }
         await sendUpdates(allowExpunge: true, fromDisk: false)
         return finish(tag, .ok, nil, "\(command) completed")
-    }
-
-    /// A set of UIDs in the given order (COPYUID pairs them by position).
-    static func set(_ uids: [UInt32]) -> SequenceSet {
-        var ranges: [SequenceRange] = []
-        for uid in uids {
-            if let last = ranges.last, case .number(let end) = last.last, end != UInt32.max, uid == end + 1 {
-                ranges[ranges.count - 1] = SequenceRange(last.first, .number(uid))
-            } else {
-                ranges.append(SequenceRange(uid))
-            }
-        }
-        return .ranges(ranges)
     }
 
     // MARK: - EXPUNGE

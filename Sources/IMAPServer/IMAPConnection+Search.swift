@@ -71,7 +71,7 @@ extension IMAPConnection {
                 if byUID { line += " UID" }
                 if set.contains(.min), let first = numbers.first { line += " MIN \(first)" }
                 if set.contains(.max), let last = numbers.last { line += " MAX \(last)" }
-                if wantsAll && !numbers.isEmpty { line += " ALL " + IMAPWire.sequenceSet(numbers) }
+                if wantsAll && !numbers.isEmpty { line += " ALL \(IMAPWire.sequenceSet(numbers))" }
                 if set.contains(.count) { line += " COUNT \(numbers.count)" }
                 untagged(line)
             }

@@ -98,27 +98,18 @@ enum IMAPWire {
         return (Int(year), Int(month), Int(day))
     }
 
-    /// Ascending numbers as a compact sequence set: `1:3,5,7:9`.
-    static func sequenceSet(_ numbers: [UInt32]) -> String {
-        var parts: [String] = []
-        var index = 0
-        while index < numbers.count {
-            let start = numbers[index]
-            var end = start
-            while index + 1 < numbers.count, numbers[index + 1] == end + 1 {
-                index += 1
-                end = numbers[index]
+    /// Numbers as a compact sequence set, in the order given (COPYUID pairs source and
+    /// destination UIDs by position): runs that ascend by one become ranges, `1:3,5,7:9`.
+    static func sequenceSet(_ numbers: [UInt32]) -> SequenceSet {
+        var ranges: [SequenceRange] = []
+        for number in numbers {
+            if let last = ranges.last, case .number(let end) = last.last, end != UInt32.max, number == end + 1 {
+                ranges[ranges.count - 1] = SequenceRange(last.first, .number(number))
+            } else {
+                ranges.append(SequenceRange(number))
             }
-            parts.append(start == end ? String(start) : "\(start):\(end)")
-            index += 1
         }
-        return parts.joined(separator: ",")
-    }
-
-    /// Numbers in the order given (COPYUID pairs must stay aligned): ranges only where
-    /// they ascend by one.
-    static func orderedSet(_ numbers: [UInt32]) -> String {
-        sequenceSet(numbers)
+        return .ranges(ranges)
     }
 
     /// The section as a FETCH response names it: `1.2.HEADER.FIELDS (DATE FROM)`.

@@ -188,3 +188,43 @@ struct IMAPStructureCacheTests {
         #expect(server.store.contentReads.withLock { $0 } == readsAfterFirst + 10)
     }
 }
+
+@Suite("IMAP limits: over the line")
+struct IMAPLimitTests {
+    /// A pattern longer than `PatternMatcher.maximumLength` matches nothing, wildcards
+    /// or not (no mailbox name is that long, and the work stays bounded).
+    @Test func overlongPatternMatchesNothing() {
+        let limit = IMAPConnection.PatternMatcher.maximumLength
+        let fits = IMAPConnection.PatternMatcher(pattern: Array(String(repeating: "a", count: limit - 1) + "*"))
+        #expect(fits.matches(String(repeating: "a", count: limit)))
+        let over = IMAPConnection.PatternMatcher(pattern: Array(String(repeating: "a", count: limit) + "*"))
+        #expect(!over.matches(String(repeating: "a", count: limit + 5)))
+    }
+
+    /// Past its limit the structure cache drops its oldest entries first, and its size
+    /// stays under the limit.
+    @Test func structureCacheEvictsOldestOverItsLimit() {
+        let cache = StructureCache(limit: 4096)
+        func key(_ uid: UInt32) -> StructureCache.Key {
+            StructureCache.Key(mailbox: "alice\u{0}INBOX", uidValidity: 1, uid: uid, utf8: false)
+        }
+        let envelope = [UInt8](repeating: 0x41, count: 1000)
+        for uid: UInt32 in 1...10 { cache.store(key(uid), envelope: envelope, bodyStructure: nil, body: nil) }
+        #expect(cache.entry(key(1)) == nil)
+        #expect(cache.entry(key(10))?.envelope == envelope)
+        let kept = (1...10).filter { cache.entry(key(UInt32($0))) != nil }
+        #expect(kept == Array((11 - kept.count)...10))
+        #expect(kept.count * (1000 + 96) <= 4096)
+        // Adding to a kept entry keeps it and does not count it twice.
+        cache.store(key(10), envelope: nil, bodyStructure: [1, 2, 3], body: nil)
+        #expect(cache.entry(key(10))?.envelope == envelope && cache.entry(key(10))?.bodyStructure == [1, 2, 3])
+    }
+
+    /// Sequence sets: runs that ascend by one become ranges, in the order given, and
+    /// the largest UID does not overflow.
+    @Test func sequenceSetsKeepOrderAndEdges() {
+        #expect(IMAPWire.sequenceSet([1, 2, 3, 5, 9, 8]).description == "1:3,5,9,8")
+        #expect(IMAPWire.sequenceSet([UInt32.max - 1, UInt32.max, 1]).description == "4294967294:4294967295,1")
+        #expect(IMAPWire.sequenceSet([]).description == "")
+    }
+}

@@ -1072,6 +1072,15 @@ def imap_large_fetch():
 # MARK: - mbsync
 
 
+def mbsync_version():
+    """(major, minor) of the installed mbsync; Skip when there is none."""
+    if shutil.which("mbsync") is None:
+        raise Skip("mbsync is not installed (Debian package isync)")
+    version_text = subprocess.run(["mbsync", "--version"], capture_output=True, text=True).stdout.strip()
+    match = re.search(r"(\d+)\.(\d+)", version_text)
+    return (int(match.group(1)), int(match.group(2))) if match else (1, 4)
+
+
 def mbsync_config(server, home, version, starttls=False):
     """An mbsyncrc for alice over imaps (or 143 with STARTTLS), trusting the server's
     own certificate."""
@@ -1147,11 +1156,7 @@ def normalized(raw):
 
 
 def imap_mbsync():
-    if shutil.which("mbsync") is None:
-        raise Skip("mbsync is not installed (Debian package isync)")
-    version_text = subprocess.run(["mbsync", "--version"], capture_output=True, text=True).stdout.strip()
-    match = re.search(r"(\d+)\.(\d+)", version_text)
-    version = (int(match.group(1)), int(match.group(2))) if match else (1, 4)
+    version = mbsync_version()
     home = tempfile.mkdtemp(prefix="tsubame-e2e-mbsync-")
     try:
         with mail_server() as server:
@@ -1228,7 +1233,7 @@ def imap_mbsync():
                   f"a sync with nothing to do changed the mailboxes: {before} → {after}")
             check(list(local_messages(local, "Projects")) == [project_id], "local Projects changed")
             check(server.alive(), f"the server died; log: {server.log_tail()}")
-        return version_text
+        return "isync %d.%d" % version
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
@@ -1239,11 +1244,7 @@ def imap_mbsync():
 def imap_mbsync_starttls():
     """mbsync over 143 with STARTTLS (issue #9 asks for both ports): a pull, a local
     message pushed, and a third sync that changes nothing."""
-    if shutil.which("mbsync") is None:
-        raise Skip("mbsync is not installed (Debian package isync)")
-    version_text = subprocess.run(["mbsync", "--version"], capture_output=True, text=True).stdout.strip()
-    match = re.search(r"(\d+)\.(\d+)", version_text)
-    version = (int(match.group(1)), int(match.group(2))) if match else (1, 4)
+    version = mbsync_version()
     home = tempfile.mkdtemp(prefix="tsubame-e2e-mbsync-")
     try:
         with mail_server() as server:
