@@ -228,3 +228,23 @@ struct IMAPLimitTests {
         #expect(IMAPWire.sequenceSet([]).description == "")
     }
 }
+
+@Suite("IMAP: a lost peer")
+struct IMAPLostPeerTests {
+    let server = IMAPTestServer()
+
+    /// A FETCH in batches stops after the batch in flight once the peer is gone: the
+    /// mailbox is not read for nobody.
+    @Test func batchesStopWhenThePeerIsGone() async {
+        let message = "Subject: big\r\n\r\n" + String(repeating: "x", count: 4000) + "\r\n"
+        for _ in 0..<300 { server.store.deliver(message, to: TestAccounts.alice) }
+        let client = await server.selected()
+        let readsBefore = server.store.contentReads.withLock { $0 }
+        client.loseConnection()
+        await client.send("f1 FETCH 1:* BODY.PEEK[]\r\n")
+        let text = String(decoding: client.takeOutput(), as: UTF8.self)
+        #expect(!text.contains("f1 OK"))
+        let reads = server.store.contentReads.withLock { $0 } - readsBefore
+        #expect(reads > 0 && reads < 300)
+    }
+}

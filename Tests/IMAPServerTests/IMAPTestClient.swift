@@ -213,6 +213,12 @@ final class IMAPTestClient {
         await perform(session.shutdown())
     }
 
+    /// The peer's going is noticed at once (LineSessionHandler's channelInactive), while
+    /// work may still be in flight.
+    func loseConnection() {
+        session.connectionLost()
+    }
+
     /// The peer went away: the session releases what it holds.
     func disconnect() async {
         isClosed = true

@@ -218,4 +218,20 @@ struct LineSessionHandlerCloseTests {
         #expect(journal.all == ["line LOGIN", "event loggedIn", "lock taken", "event opened"])
         _ = try? channel.finish()
     }
+
+    /// A client that stops reading while work waits for the socket to drain is closed at
+    /// the idle timeout, and the held-back work does not keep the session busy.
+    @Test func stalledReaderIsClosedAtTheIdleTimeout() async throws {
+        let journal = Journal()
+        let channel = try Self.makeChannel(journal)
+        try channel.writeInbound(ByteBuffer(string: "LOGIN\r\n"))
+        channel.embeddedEventLoop.run()
+        channel.isWritable = false
+        try await Self.settle(channel) { journal.all.contains("event loggedIn") }
+        #expect(channel.isActive)
+        channel.pipeline.fireUserInboundEventTriggered(IdleStateHandler.IdleStateEvent.read)
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+        #expect(!journal.all.contains("lock taken"))
+    }
 }
