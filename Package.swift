@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "MIMEStructure", targets: ["MIMEStructure"]),
         .library(name: "SASL", targets: ["SASL"]),
         .library(name: "TsubameServer", targets: ["TsubameServer"]),
+        .library(name: "DNS", targets: ["DNS"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -94,7 +95,31 @@ let package = Package(
         ),
         .target(
             name: "MailQueue",
-            dependencies: ["MailCore", "DurableFiles"],
+            dependencies: ["MailCore", "DurableFiles", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        // Outbound: an asynchronous stub resolver (MX, A, AAAA, TXT, TLSA, PTR) on
+        // SwiftNIO — no resolver library is in the mirror, and getaddrinfo blocks and
+        // knows no MX — and the SMTP client that delivers the queue's mail to MXes
+        // and smarthosts. See docs/design.md, "Outbound".
+        .target(
+            name: "DNS",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SMTPClient",
+            dependencies: [
+                "SMTPProtocol", "SASL", "MailCore", "MailQueue", "DNS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -192,7 +217,7 @@ let package = Package(
             dependencies: [
                 "MailCore", "Directory", "ServerSupport", "SMTPProtocol", "SMTPServer", "SASL", "MailStore",
                 "DovecotAuthServer", "SQLDirectory", "LDAPDirectory", "POP3Server", "IMAPServer",
-                "MaildirStore", "MailQueue",
+                "MaildirStore", "MailQueue", "DNS", "SMTPClient",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -205,7 +230,7 @@ let package = Package(
         .executableTarget(
             name: "tsubame",
             dependencies: [
-                "TsubameServer", "Directory",
+                "TsubameServer", "Directory", "MailQueue",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -311,8 +336,27 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "DNSTests",
+            dependencies: [
+                "DNS", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SMTPClientTests",
+            dependencies: [
+                "SMTPClient", "SMTPServer", "SMTPProtocol", "MailQueue", "DNS", "Directory", "MailStore", "MailCore",
+                "SASL", "ServerSupport", "MailTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "MailQueueTests",
-            dependencies: ["MailQueue", "MailCore", "DurableFiles"],
+            dependencies: [
+                "MailQueue", "MailCore", "DurableFiles", "MIMEStructure", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -329,7 +373,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TsubameServerTests",
-            dependencies: ["TsubameServer", "MailTestSupport"],
+            dependencies: ["TsubameServer", "MailTestSupport", "MailQueue"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -27,6 +27,7 @@ let package = Package(
                 .product(name: "IMAPProtocol", package: "tsubame-root"),
             ]),
         .executableTarget(name: "FuzzPOP3", dependencies: ["FuzzDriver", .product(name: "POP3Protocol", package: "tsubame-root")]),
+        .executableTarget(name: "FuzzDNSMessage", dependencies: ["FuzzDriver", .product(name: "DNS", package: "tsubame-root")]),
         .executableTarget(
             name: "FuzzConfiguration",
             dependencies: ["FuzzDriver", .product(name: "TsubameServer", package: "tsubame-root")]),

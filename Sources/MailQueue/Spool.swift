@@ -60,6 +60,7 @@ public final class Spool: Sendable {
     }
 
     private let state = Mutex(State())
+    private let enqueueObserver = Mutex<(@Sendable (String) -> Void)?>(nil)
     private let queue = DispatchQueue(label: "tsubame.spool", qos: .userInitiated, attributes: .concurrent)
 
     var incomingDirectory: String { "\(directory)/incoming" }
@@ -97,7 +98,14 @@ public final class Spool: Sendable {
             }
         }
         try result.get()
+        enqueueObserver.withLock { $0 }?(id)
         return id
+    }
+
+    /// Calls `observer` with the ID of every message enqueued from now on, after it is
+    /// durable (the queue runner uses it to start at once).
+    public func observeEnqueues(_ observer: @escaping @Sendable (String) -> Void) {
+        enqueueObserver.withLock { $0 = observer }
     }
 
     /// Blocking: write in `tmp/`, fsync, rename into `incoming/`, fsync `incoming/`.

@@ -17,6 +17,13 @@ public struct Configuration: Sendable, Equatable {
     public var pop3 = POP3()
     public var authSocket = AuthSocket()
     public var log = Log()
+    public var dns = DNS()
+    public var queue = Queue()
+    public var outbound = Outbound()
+    /// `[relay]`: the smarthost for all outbound mail; nil: straight to the MXes.
+    public var relay: Relay?
+    /// `[routes."domain"]`: a next hop per recipient domain, before `[relay]`.
+    public var routes: [String: Relay] = [:]
 
     public init() {}
 
@@ -236,6 +243,72 @@ public struct Configuration: Sendable, Equatable {
         public var level = "info"
 
         public init() {}
+    }
+
+    /// `[dns]`: the resolver for outbound mail.
+    public struct DNS: Sendable, Equatable {
+        /// `servers`: `"address"` or `"address:port"`; empty: the `nameserver` lines of
+        /// `/etc/resolv.conf`.
+        public var servers: [String] = []
+        /// `timeout`: per query and server.
+        public var timeout: Duration = .seconds(5)
+        /// `attempts`: rounds over all servers.
+        public var attempts = 2
+
+        public init() {}
+    }
+
+    /// `[queue]`: retries and limits of the outbound queue (Postfix's qmgr parameters).
+    public struct Queue: Sendable, Equatable {
+        /// `minimal_backoff`: the wait after the first failure; doubles per failure.
+        public var minimalBackoff: Duration = .seconds(300)
+        /// `maximal_backoff`: the longest wait between attempts.
+        public var maximalBackoff: Duration = .seconds(4000)
+        /// `maximal_lifetime`: then a failing recipient is bounced.
+        public var maximalLifetime: Duration = .seconds(5 * 86400)
+        /// `delay_warning`: when to send one "still trying" report; 0: never.
+        public var delayWarning: Duration = .seconds(4 * 3600)
+        /// `max_deliveries`: messages in delivery at once.
+        public var maximumDeliveries = 20
+        /// `destination_concurrency`: connections at once to one next hop.
+        public var destinationConcurrency = 5
+
+        public init() {}
+    }
+
+    /// `[outbound]`: how mail goes straight to the recipient domain's MXes.
+    public struct Outbound: Sendable, Equatable {
+        /// `helo_name`: the EHLO name; default: `hostname`.
+        public var heloName: String?
+        /// `mx_port`: the port of MX hosts (25; tests use another).
+        public var mxPort = 25
+        /// `tls`: `"opportunistic"` (STARTTLS when offered, unverified: Postfix `may`),
+        /// `"starttls"` (required) or `"none"`.
+        public var tls = "opportunistic"
+
+        public init() {}
+    }
+
+    /// A next hop: `[relay]` or one `[routes."domain"]` entry.
+    public struct Relay: Sendable, Equatable {
+        /// `host`: `"name:port"` or `"[v6]:port"`.
+        public var host: String
+        public var port: Int
+        /// `tls`: `"starttls"`, `"implicit"` (465), `"opportunistic"` or `"none"`.
+        public var tls = "starttls"
+        /// `verify_certificate`: check the certificate and the host name.
+        public var verifyCertificate = true
+        /// `ca_file`: trusted roots instead of the system's.
+        public var caFile: String?
+        /// `username` and `password` / `password_file`: AUTH after TLS.
+        public var username: String?
+        public var password: String?
+        public var passwordFile: String?
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
     }
 
     static func systemHostname() -> String {

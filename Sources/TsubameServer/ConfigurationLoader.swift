@@ -329,6 +329,62 @@ final class ConfigurationReader {
             socket.string("group") { configuration.authSocket.group = $0.isEmpty ? nil : $0; return nil }
             socket.finish()
         }
+        if var dns = section.table("dns") {
+            dns.stringArray("servers") { values in
+                for value in values where OutboundWiring.nameServer(value) == nil {
+                    return "'\(value)' is not an IP address or \"address:port\""
+                }
+                configuration.dns.servers = values
+                return nil
+            }
+            dns.duration("timeout", minimum: .milliseconds(100)) { configuration.dns.timeout = $0 }
+            dns.integer("attempts", 1...10) { configuration.dns.attempts = $0 }
+            dns.finish()
+        }
+        if var queue = section.table("queue") {
+            queue.duration("minimal_backoff", minimum: .seconds(1)) { configuration.queue.minimalBackoff = $0 }
+            queue.duration("maximal_backoff", minimum: .seconds(1)) { configuration.queue.maximalBackoff = $0 }
+            queue.duration("maximal_lifetime", minimum: .seconds(1)) { configuration.queue.maximalLifetime = $0 }
+            queue.duration("delay_warning") { configuration.queue.delayWarning = $0 }
+            queue.integer("max_deliveries", 1...1000) { configuration.queue.maximumDeliveries = $0 }
+            queue.integer("destination_concurrency", 1...100) { configuration.queue.destinationConcurrency = $0 }
+            queue.finish()
+            if configuration.queue.maximalBackoff < configuration.queue.minimalBackoff {
+                problem(table: "queue", key: "maximal_backoff", "must be at least minimal_backoff")
+            }
+        }
+        if var outbound = section.table("outbound") {
+            outbound.string("helo_name") { value in
+                guard let name = MailAddressDomain.validate(value) else { return "not a valid host name" }
+                configuration.outbound.heloName = name
+                return nil
+            }
+            outbound.integer("mx_port", 1...65535) { configuration.outbound.mxPort = $0 }
+            outbound.string("tls") { value in
+                guard ["none", "opportunistic", "starttls"].contains(value) else {
+                    return "expected \"opportunistic\", \"starttls\" or \"none\""
+                }
+                configuration.outbound.tls = value
+                return nil
+            }
+            outbound.finish()
+        }
+        if var relay = section.table("relay") {
+            configuration.relay = readRelay(&relay)
+            relay.finish()
+        }
+        if var routes = section.table("routes") {
+            for key in routes.keys {
+                guard var route = routes.table(key) else { continue }
+                guard let domain = MailAddressDomain.validate(key) else {
+                    problem(table: "routes", key: key, "not a valid domain name")
+                    continue
+                }
+                if let parsed = readRelay(&route) { configuration.routes[domain.lowercased()] = parsed }
+                route.finish()
+            }
+            routes.finish()
+        }
         if var log = section.table("log") {
             log.string("level") { value in
                 let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -339,6 +395,45 @@ final class ConfigurationReader {
             log.finish()
         }
         section.finish()
+    }
+
+    /// `[relay]` and `[routes."domain"]`: nil (with a problem recorded) without a usable `host`.
+    private func readRelay(_ section: inout Section) -> Configuration.Relay? {
+        var host: (String, Int)?
+        section.string("host") { value in
+            guard let parsed = OutboundWiring.hostAndPort(value) else {
+                return "expected \"name:port\" (e.g. \"smtp.example.net:587\") or \"[v6]:port\""
+            }
+            host = parsed
+            return nil
+        }
+        guard let (name, port) = host else {
+            if section.table["host"] == nil { problem(table: section.name, key: "host", "required") }
+            return nil
+        }
+        var relay = Configuration.Relay(host: name, port: port)
+        section.string("tls") { value in
+            guard ["none", "opportunistic", "starttls", "implicit"].contains(value) else {
+                return "expected \"starttls\", \"implicit\", \"opportunistic\" or \"none\""
+            }
+            relay.tls = value
+            return nil
+        }
+        section.bool("verify_certificate") { relay.verifyCertificate = $0 }
+        section.string("ca_file") { Self.absolutePath($0) { relay.caFile = $0 } }
+        section.string("username") { relay.username = $0.isEmpty ? nil : $0; return nil }
+        section.string("password") { relay.password = $0; return nil }
+        section.string("password_file") { Self.absolutePath($0) { relay.passwordFile = $0 } }
+        if relay.password != nil && relay.passwordFile != nil {
+            problem(table: section.name, key: "password_file", "set password or password_file, not both")
+        }
+        if relay.username != nil && relay.password == nil && relay.passwordFile == nil {
+            problem(table: section.name, key: "username", "needs password or password_file")
+        }
+        if relay.username != nil && relay.tls == "none" {
+            problem(table: section.name, key: "tls", "\"none\" with a username would send the password in clear; use \"starttls\" or \"implicit\"")
+        }
+        return relay
     }
 
     private func readSQL(_ sql: inout Section) -> Configuration.Auth.SQL {

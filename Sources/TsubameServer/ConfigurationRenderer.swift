@@ -133,7 +133,48 @@ public enum ConfigurationRenderer {
         lines += [
             "", "[log]",
             "level = \(quoted(c.log.level))",
+            "", "[dns]",
+            "servers = \(list(c.dns.servers))",
+            "timeout = \(duration(c.dns.timeout))",
+            "attempts = \(c.dns.attempts)",
+            "", "[queue]",
+            "minimal_backoff = \(duration(c.queue.minimalBackoff))",
+            "maximal_backoff = \(duration(c.queue.maximalBackoff))",
+            "maximal_lifetime = \(duration(c.queue.maximalLifetime))",
+            "delay_warning = \(duration(c.queue.delayWarning))",
+            "max_deliveries = \(c.queue.maximumDeliveries)",
+            "destination_concurrency = \(c.queue.destinationConcurrency)",
+            "", "[outbound]",
         ]
+        if let heloName = c.outbound.heloName {
+            lines.append("helo_name = \(quoted(heloName))")
+        } else {
+            lines.append("# helo_name unset: hostname")
+        }
+        lines += [
+            "mx_port = \(c.outbound.mxPort)",
+            "tls = \(quoted(c.outbound.tls))",
+        ]
+        func relay(_ header: String, _ relay: Configuration.Relay) {
+            lines += [
+                "", header,
+                "host = \(quoted(relay.host.contains(":") ? "[\(relay.host)]:\(relay.port)" : "\(relay.host):\(relay.port)"))",
+                "tls = \(quoted(relay.tls))",
+                "verify_certificate = \(relay.verifyCertificate)",
+            ]
+            optional("ca_file", relay.caFile)
+            optional("username", relay.username)
+            if relay.password != nil { lines.append("# password is set (not shown)") }
+            optional("password_file", relay.passwordFile)
+        }
+        if let smarthost = c.relay {
+            relay("[relay]", smarthost)
+        } else {
+            lines += ["", "# [relay] unset: mail goes to each domain's MX hosts"]
+        }
+        for domain in c.routes.keys.sorted() {
+            if let route = c.routes[domain] { relay("[routes.\(quoted(domain))]", route) }
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 }

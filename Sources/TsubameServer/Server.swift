@@ -91,10 +91,19 @@ public final class Server: Sendable {
         // mailbox open share its state, and IDLE hears of deliveries at once.
         let notifier = MailboxChangeNotifier()
         let mailStore = MaildirMailboxStore(root: Paths.mail(dataDirectory), notifier: notifier)
+        let delivery = MaildirDelivery(root: Paths.mail(dataDirectory), hostname: configuration.hostname, notifier: notifier)
+        // Mail for other domains: spooled by submission, delivered by the queue runner
+        // (which starts at once when something is spooled).
+        let spool = Spool(directory: Paths.queue(dataDirectory))
+        let queueService = try OutboundWiring.makeRunner(
+            configuration, spool: spool, delivery: delivery, directory: userDatabases,
+            group: MultiThreadedEventLoopGroup.singleton)
+        let queueRunner = queueService.runner
+        spool.observeEnqueues { _ in queueRunner.wake() }
         let smtpServices = SMTPServices(
             directory: userDatabases, authenticator: authenticator,
-            delivery: MaildirDelivery(root: Paths.mail(dataDirectory), hostname: configuration.hostname, notifier: notifier),
-            spool: Spool(directory: Paths.queue(dataDirectory)), logger: Logger(label: "tsubame.smtp"),
+            delivery: delivery,
+            spool: spool, logger: Logger(label: "tsubame.smtp"),
             senderAllowances: configuration.smtp.senderAllowances,
             now: { Int64(Date().timeIntervalSince1970) })
 
@@ -117,6 +126,9 @@ public final class Server: Sendable {
 
         // First in the group, so shut down last: sessions finishing their work may still log in.
         var services: [any Service] = databases.services
+        // After the user databases (bounces look up local domains), before the
+        // listeners: it stops after every session has handed over its mail.
+        services.append(queueService)
         var bound: [ServiceKind: SocketAddress] = [:]
         var listeners: [any ClosableListener] = []
         do {

@@ -10,5 +10,6 @@ struct Tsubame: AsyncParsableCommand {
         abstract: "A mail server: SMTP (25/587/465), IMAP (143/993) and POP3 (110/995) in one program.",
         subcommands: [
             Serve.self, ConfigCommand.self, DomainCommand.self, UserCommand.self, AliasCommand.self, AuthCommand.self,
+            QueueCommand.self,
         ])
 }

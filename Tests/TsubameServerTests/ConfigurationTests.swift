@@ -665,7 +665,7 @@ struct ProblemFixture: Sendable, CustomTestStringConvertible {
 
 /// The problems `ConfigurationLoader.parse` reports for `text`; records an issue when
 /// the text parses.
-private func problems(
+func problems(
     in text: String, file: String = ConfigurationTests.file, sourceLocation: SourceLocation = #_sourceLocation
 ) -> [ConfigurationError.Problem] {
     do throws(ConfigurationError) {

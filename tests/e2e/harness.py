@@ -76,12 +76,16 @@ def describe(result):
 class ServerProcess:
     """One `tsubame serve --data DIR` with a generated tsubame.toml."""
 
-    def __init__(self, extra_config="", services=SERVICES, listen_overrides=None):
+    def __init__(self, extra_config="", services=SERVICES, listen_overrides=None, hostname=HOSTNAME):
         self.directory = tempfile.mkdtemp(prefix="tsubame-e2e-")
         self.extra_config = extra_config
         self.services = services
         self.listen_overrides = listen_overrides or {}
+        self.hostname = hostname
         self.ports = {}
+        # service → (host, port) where it listens: HOST and a free port, or what
+        # listen_overrides says (e.g. "127.0.0.2:2525": a second loopback address).
+        self.addresses = {}
         self.process = None
         self.log_path = os.path.join(self.directory, "serve.log")
         self.log_file = None
@@ -90,10 +94,16 @@ class ServerProcess:
     def write_config(self):
         numbers = free_ports(len(self.services))
         self.ports = dict(zip(self.services, numbers))
-        lines = [f'hostname = "{HOSTNAME}"', "", "[listen]"]
+        self.addresses = {service: (HOST, port) for service, port in self.ports.items()}
+        lines = [f'hostname = "{self.hostname}"', "", "[listen]"]
         for service in SERVICES:
             if service in self.listen_overrides:
                 lines.append(f'{service} = "{self.listen_overrides[service]}"')
+                if service in self.ports:
+                    host, _, port = self.listen_overrides[service].rpartition(":")
+                    if host and port.isdigit():
+                        self.ports[service] = int(port)
+                        self.addresses[service] = (host.strip("[]"), int(port))
             elif service in self.ports:
                 lines.append(f'{service} = "{HOST}:{self.ports[service]}"')
             else:
@@ -132,14 +142,14 @@ class ServerProcess:
 
     def wait_until_listening(self, limit):
         deadline = time.monotonic() + limit
-        waiting = dict(self.ports)
+        waiting = dict(self.addresses or {service: (HOST, port) for service, port in self.ports.items()})
         while time.monotonic() < deadline:
             code = self.process.poll()
             if code is not None:
                 return False, f"serve exited with {code}"
-            for service, port in list(waiting.items()):
+            for service, address in list(waiting.items()):
                 try:
-                    with socket.create_connection((HOST, port), timeout=0.5):
+                    with socket.create_connection(address, timeout=0.5):
                         pass
                     del waiting[service]
                 except OSError:

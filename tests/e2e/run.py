@@ -12,7 +12,9 @@ auth_socket_scenarios.py, the external user databases (a private PostgreSQL for
 `[auth.sql]`, a private slapd for `[auth.ldap]`) in directory_scenarios.py, POP3 with
 poplib, curl and fetchmail (plus hostile input, `uidl_format`) in pop3_scenarios.py, IMAP
 with imaplib, raw sockets (IDLE, literals, hostile input), curl and mbsync in
-imap_scenarios.py, msmtp (587, 465) and getmail6 (POP3S) in client_scenarios.py. Each
+imap_scenarios.py, msmtp (587, 465) and getmail6 (POP3S) in client_scenarios.py, the
+outbound path (queue, DNS through dns_responder.py, remote MTAs, a Postfix smarthost
+relaying to smtp-sink, DSNs, `tsubame queue`) in outbound_scenarios.py. Each
 scenario starts its own `tsubame serve` on a fresh data directory with free loopback
 ports, prints `PASS name`, `FAIL name: why` or `SKIP name: why` (it cannot run here,
 e.g. Postfix without root, or PostgreSQL or slapd not installed), and the run ends
@@ -39,6 +41,7 @@ import directory_scenarios
 import harness
 import imap_scenarios
 import client_scenarios
+import outbound_scenarios
 import pop3_scenarios
 import smtp_scenarios
 from harness import (
@@ -566,7 +569,7 @@ SCENARIOS = [
     bind_failure,
 ] + (smtp_scenarios.SCENARIOS + auth_socket_scenarios.SCENARIOS + directory_scenarios.SCENARIOS
      + pop3_scenarios.SCENARIOS + imap_scenarios.SCENARIOS
-     + client_scenarios.SCENARIOS)
+     + client_scenarios.SCENARIOS + outbound_scenarios.SCENARIOS)
 
 # Run only when named on the command line (known server bugs, stress checks).
 EXTRA_SCENARIOS = [
