@@ -93,9 +93,9 @@ extension DeliveryStatusNotification {
     /// Lays the space-separated words of `text` out after `lead`. A fold is CRLF
     /// followed by `continuation` and then `firstSeparator`: for a header field the
     /// separator is the space that unfolding keeps (RFC 5322 §2.2.3).
-    private static func laidOut(_ text: String, lead: [UInt8], firstSeparator: [UInt8], continuation: [UInt8])
-        -> [UInt8]
-    {
+    private static func laidOut(
+        _ text: String, lead: [UInt8], firstSeparator: [UInt8], continuation: [UInt8]
+    ) -> [UInt8] {
         var output = lead
         var lineLength = lead.count
         var wordsOnLine = 0
@@ -397,9 +397,11 @@ extension DeliveryStatusNotification {
     /// (RFC 2046 §5.1.1 `bchars`), at most 50 of them.
     static func boundaryPrefix(queueID: String, now: Date, host: String) -> String {
         func safe(_ text: String, _ count: Int) -> String {
-            String(String.UnicodeScalarView(text.unicodeScalars.filter {
-                $0.isASCII && (ASCII.isLetterOrDigit(UInt8($0.value)) || $0 == "." || $0 == "-")
-            }.prefix(count)))
+            String(
+                String.UnicodeScalarView(
+                    text.unicodeScalars.filter {
+                        $0.isASCII && (ASCII.isLetterOrDigit(UInt8($0.value)) || $0 == "." || $0 == "-")
+                    }.prefix(count)))
         }
         let id = safe(queueID, 20)
         return "\(id.isEmpty ? "report" : id).\(seconds(now))/\(safe(host, 16))"

@@ -226,7 +226,10 @@ public struct DeliveryStatusNotification: Sendable {
                     "Content-Type: text/plain; charset=\(isSevenBit(text) ? "us-ascii" : "utf-8")",
                 ] + transferEncoding(text), text
             ),
-            (["Content-Description: Delivery report", "Content-Type: \(statusType)"] + transferEncoding(status), status),
+            (
+                ["Content-Description: Delivery report", "Content-Type: \(statusType)"] + transferEncoding(status),
+                status
+            ),
             (
                 [
                     "Content-Description: \(returned.isWhole ? "Undelivered Message" : "Message Headers")",
@@ -245,11 +248,13 @@ public struct DeliveryStatusNotification: Sendable {
         output += field("Date", RFC5322Date.format(secondsSince1970: seconds(now)))
         output += field("From", "Mail Delivery System <MAILER-DAEMON@\(host)>")
         output += field("Subject", subject(kind))
-        output += field("To", "<\(cleaned(envelope.sender, allowsUTF8: true, limit: 998).replacingOccurrences(of: " ", with: ""))>")
+        output += field(
+            "To", "<\(cleaned(envelope.sender, allowsUTF8: true, limit: 998).replacingOccurrences(of: " ", with: ""))>")
         output += field("Auto-Submitted", "auto-replied")  // RFC 3834 §5
         output += field("Message-ID", messageIDValue(messageID, host: host))
         output += field("MIME-Version", "1.0")
-        output += Array("Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"\(boundary)\"\r\n".utf8)
+        output += Array(
+            "Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"\(boundary)\"\r\n".utf8)
         if !parts.allSatisfy({ isSevenBit($0.body) }) {
             output += Array("Content-Transfer-Encoding: 8bit\r\n".utf8)
         }
@@ -289,9 +294,12 @@ public struct DeliveryStatusNotification: Sendable {
         case .whole: attachment = "It is attached below."
         case .headersRequested, .notFailure: attachment = "Its header is attached below."
         case .tooLarge:
-            attachment = "It was too large (\(returned.originalSize) octets) to be returned in full; its header is attached below."
+            attachment =
+                "It was too large (\(returned.originalSize) octets) to be returned in full; "
+                + "its header is attached below."
         case .unsafe:
-            attachment = "It could not be returned in full as it was (it has NUL characters, stray carriage returns "
+            attachment =
+                "It could not be returned in full as it was (it has NUL characters, stray carriage returns "
                 + "or lines over 998 octets); its header is attached below."
         }
         switch kind {
@@ -380,9 +388,9 @@ public struct DeliveryStatusNotification: Sendable {
     ///     delivery-status-content = per-message-fields 1*( CRLF per-recipient-fields )
     ///
     /// - SeeAlso: RFC 3464 §2.1–§2.3, RFC 6533 §3, §6.2
-    static func deliveryStatusPart(host: String, envelope: Envelope, entries: [RecipientEntry], isGlobal: Bool)
-        -> [UInt8]
-    {
+    static func deliveryStatusPart(
+        host: String, envelope: Envelope, entries: [RecipientEntry], isGlobal: Bool
+    ) -> [UInt8] {
         var output: [UInt8] = []
         if let envelopeID = envelope.envelopeID {
             // RFC 3464 §2.2.1; the SMTP parser already decoded the xtext (RFC 3461 §4.4).
@@ -413,7 +421,8 @@ public struct DeliveryStatusNotification: Sendable {
                 output += field("Diagnostic-Code", value)
             }
             if let lastAttempt = entry.lastAttempt {
-                output += field("Last-Attempt-Date", RFC5322Date.format(secondsSince1970: seconds(lastAttempt)))  // §2.3.7
+                // §2.3.7
+                output += field("Last-Attempt-Date", RFC5322Date.format(secondsSince1970: seconds(lastAttempt)))
             }
             if entry.action == .delayed, let until = entry.willRetryUntil {
                 output += field("Will-Retry-Until", RFC5322Date.format(secondsSince1970: seconds(until)))  // §2.3.9
@@ -431,7 +440,9 @@ public struct DeliveryStatusNotification: Sendable {
         let pieces = trimmed.split(separator: ".", omittingEmptySubsequences: false)
         let isValid =
             pieces.count == 3 && ["2", "4", "5"].contains(pieces[0])
-            && pieces.dropFirst().allSatisfy { (1...3).contains($0.count) && $0.allSatisfy { ("0"..."9").contains($0) } }
+            && pieces.dropFirst().allSatisfy {
+                (1...3).contains($0.count) && $0.allSatisfy { ("0"..."9").contains($0) }
+            }
         if isValid { return trimmed }
         switch action {
         case .failed: return "5.0.0"

@@ -413,7 +413,8 @@ public final class QueueRunner: Sendable {
             } else {
                 let bounce = Envelope(
                     sender: "", recipients: [Envelope.Recipient(address: sender)], bodyType: "8BITMIME",
-                    smtpUTF8: !sender.allSatisfy(\.isASCII), receivedAt: moment)
+                    // RFC 6533: a report about an SMTPUTF8 message carries UTF-8 itself.
+                    smtpUTF8: envelope.smtpUTF8 || !sender.allSatisfy(\.isASCII), receivedAt: moment)
                 let id = try await spool.enqueue(bounce, message: report)
                 logger.info("report queued", metadata: ["queue_id": "\(envelope.id)", "report_id": "\(id)"])
                 wake()

@@ -291,7 +291,8 @@ public struct Configuration: Sendable, Equatable {
 
     /// A next hop: `[relay]` or one `[routes."domain"]` entry.
     public struct Relay: Sendable, Equatable {
-        /// `host`: `"name:port"` or `"[v6]:port"`.
+        /// `host`: `"name:port"` or `"[v6]:port"`; `""` in a `[routes]` entry: the
+        /// domain's MX hosts, with this entry's TLS settings.
         public var host: String
         public var port: Int
         /// `tls`: `"starttls"`, `"implicit"` (465), `"opportunistic"` or `"none"`.

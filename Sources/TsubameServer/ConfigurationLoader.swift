@@ -370,7 +370,7 @@ final class ConfigurationReader {
             outbound.finish()
         }
         if var relay = section.table("relay") {
-            configuration.relay = readRelay(&relay)
+            configuration.relay = readRelay(&relay, isHostRequired: true)
             relay.finish()
         }
         if var routes = section.table("routes") {
@@ -380,7 +380,7 @@ final class ConfigurationReader {
                     problem(table: "routes", key: key, "not a valid domain name")
                     continue
                 }
-                if let parsed = readRelay(&route) { configuration.routes[domain.lowercased()] = parsed }
+                if let parsed = readRelay(&route, isHostRequired: false) { configuration.routes[domain.lowercased()] = parsed }
                 route.finish()
             }
             routes.finish()
@@ -398,15 +398,20 @@ final class ConfigurationReader {
     }
 
     /// `[relay]` and `[routes."domain"]`: nil (with a problem recorded) without a usable `host`.
-    private func readRelay(_ section: inout Section) -> Configuration.Relay? {
+    private func readRelay(_ section: inout Section, isHostRequired: Bool) -> Configuration.Relay? {
         var host: (String, Int)?
         section.string("host") { value in
+            if value.isEmpty && !isHostRequired {
+                host = ("", 25)
+                return nil
+            }
             guard let parsed = OutboundWiring.hostAndPort(value) else {
                 return "expected \"name:port\" (e.g. \"smtp.example.net:587\") or \"[v6]:port\""
             }
             host = parsed
             return nil
         }
+        if host == nil && section.table["host"] == nil && !isHostRequired { host = ("", 25) }
         guard let (name, port) = host else {
             if section.table["host"] == nil { problem(table: section.name, key: "host", "required") }
             return nil

@@ -158,7 +158,9 @@ public enum ConfigurationRenderer {
         func relay(_ header: String, _ relay: Configuration.Relay) {
             lines += [
                 "", header,
-                "host = \(quoted(relay.host.contains(":") ? "[\(relay.host)]:\(relay.port)" : "\(relay.host):\(relay.port)"))",
+                relay.host.isEmpty
+                    ? "host = \"\"  # the domain's MX hosts"
+                    : "host = \(quoted(relay.host.contains(":") ? "[\(relay.host)]:\(relay.port)" : "\(relay.host):\(relay.port)"))",
                 "tls = \(quoted(relay.tls))",
                 "verify_certificate = \(relay.verifyCertificate)",
             ]

@@ -16,11 +16,15 @@ enum OutboundWiring {
     /// smarthost, else the domain's MX hosts (Postfix: transport_maps, relayhost,
     /// then DNS).
     static func router(_ configuration: Configuration) throws -> @Sendable (String) -> NextHop {
+        let port = configuration.outbound.mxPort
         var table: [String: NextHop] = [:]
-        for (domain, route) in configuration.routes { table[domain] = try nextHop(route) }
+        for (domain, route) in configuration.routes {
+            var hop = try nextHop(route)
+            if route.host.isEmpty { hop.target = .mailExchangers(domain: domain, port: port) }
+            table[domain] = hop
+        }
         let routes = table
         let relay = try configuration.relay.map(nextHop)
-        let port = configuration.outbound.mxPort
         let tls = NextHop.TLSPolicy(rawValue: configuration.outbound.tls) ?? .opportunistic
         return { domain in
             routes[domain] ?? relay ?? NextHop(target: .mailExchangers(domain: domain, port: port), tls: tls)

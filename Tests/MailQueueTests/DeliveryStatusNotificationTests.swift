@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 // Scoped: MIMEStructure has an `Envelope` of its own (IMAP's), MailQueue the SMTP one.
 import struct MIMEStructure.BodyPart
 import struct MIMEStructure.MessageStructure
@@ -32,7 +33,8 @@ private func reportEnvelope(
     Envelope(
         sender: sender,
         recipients: recipients ?? [
-            Envelope.Recipient(address: "louisl@larry.slip.umd.edu", originalRecipient: "rfc822;louisl@larry.slip.umd.edu")
+            Envelope.Recipient(
+                address: "louisl@larry.slip.umd.edu", originalRecipient: "rfc822;louisl@larry.slip.umd.edu")
         ],
         envelopeID: envelopeID, ret: ret, smtpUTF8: smtpUTF8, receivedAt: arrival, id: "RAA14128")
 }
@@ -388,7 +390,8 @@ private func lines(_ bytes: [UInt8]) -> [String] {
         let first = DSN.boundary(
             prefix: prefix, seed: DSN.fnv1a(Array("\(envelope.id) RAA14128.773615765@cs.utk.edu".utf8)),
             avoiding: [])
-        let hostile = Array("Subject: trap\r\n\r\n--\(first)\r\nContent-Type: text/plain\r\n\r\nfake\r\n--\(first)--\r\n".utf8)
+        let hostile = Array(
+            "Subject: trap\r\n\r\n--\(first)\r\nContent-Type: text/plain\r\n\r\nfake\r\n--\(first)--\r\n".utf8)
         let report = try makeReport(message: hostile)
         let parsed = ParsedReport(report)
         let boundary = String(decoding: parsed.structure.root.contentType.boundary ?? [], as: UTF8.self)
@@ -415,7 +418,8 @@ private func lines(_ bytes: [UInt8]) -> [String] {
     /// injected.
     @Test func hostileDiagnosticIsNeutralised() throws {
         let hostile =
-            "smtp; 550 5.1.1 no\r\nX-Injected: yes\r\n\r\n--boundary\r\nContent-Type: text/html\0\u{7}\u{1B}[31m\u{202E}"
+            "smtp; 550 5.1.1 no\r\nX-Injected: yes\r\n\r\n--boundary\r\n"
+            + "Content-Type: text/html\0\u{7}\u{1B}[31m\u{202E}"
             + String(repeating: "A", count: 3000) + " " + String(repeating: "word ", count: 1400)
         let entry = DSN.RecipientEntry(
             address: "victim@example.org\r\nBcc: someone@example.net",
@@ -425,7 +429,9 @@ private func lines(_ bytes: [UInt8]) -> [String] {
         let report = try makeReport(envelope: envelope, entries: [entry])
         expectWellFormedLines(report)
         let all = lines(report)
-        for name in ["X-Injected", "Bcc", "X-Orcpt", "X-Remote", "X-Envid", "X:", "--boundary", "Content-Type: text/html"] {
+        for name in [
+            "X-Injected", "Bcc", "X-Orcpt", "X-Remote", "X-Envid", "X:", "--boundary", "Content-Type: text/html",
+        ] {
             #expect(!all.contains { $0.hasPrefix(name) }, "a line starts with \(name)")
         }
         #expect(!report.contains { $0 < 0x20 && $0 != 0x0D && $0 != 0x0A && $0 != 0x09 })
@@ -517,7 +523,10 @@ private func lines(_ bytes: [UInt8]) -> [String] {
         let report = try makeReport(message: message)
         let parsed = ParsedReport(report)
         #expect(parsed.types.last == "message/rfc822")
-        #expect(parsed.parts.last?.header.value(named: "Content-Transfer-Encoding").map { String(decoding: $0, as: UTF8.self) } == "8bit")
+        #expect(
+            parsed.parts.last?.header.value(named: "Content-Transfer-Encoding").map {
+                String(decoding: $0, as: UTF8.self)
+            } == "8bit")
         #expect(parsed.header("Content-Transfer-Encoding") == "8bit")
         #expect(parsed.bodyBytes(2) == message)
     }
@@ -529,11 +538,15 @@ private func lines(_ bytes: [UInt8]) -> [String] {
             address: "a@example.org", outcome: .bounced, status: "5.1.1", diagnostic: "smtp; 550 5.1.1 no",
             remoteMTA: "mx.example.org[192.0.2.1]")
         let entry = DSN.RecipientEntry(
-            result: result, recipient: Envelope.Recipient(address: "a@example.org", originalRecipient: "rfc822;b@example.org"))
+            result: result,
+            recipient: Envelope.Recipient(address: "a@example.org", originalRecipient: "rfc822;b@example.org"))
         #expect(entry.action == .failed)
         #expect(entry.originalRecipient == "rfc822;b@example.org")
         #expect(entry.diagnostic == "smtp; 550 5.1.1 no")
-        #expect(DSN.RecipientEntry(result: RecipientResult(address: "a", outcome: .deferred, status: "4.0.0", diagnostic: "")).action == .delayed)
+        #expect(
+            DSN.RecipientEntry(
+                result: RecipientResult(address: "a", outcome: .deferred, status: "4.0.0", diagnostic: "")
+            ).action == .delayed)
     }
 
     @Test(arguments: [

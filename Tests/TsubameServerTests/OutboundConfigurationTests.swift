@@ -36,6 +36,8 @@ struct OutboundConfigurationTests {
         [routes."V6.example"]
         host = "[2001:db8::1]:465"
         tls = "implicit"
+        [routes."bank.example"]
+        tls = "starttls"
         """
 
     @Test func readsEveryKeyAndRendersBack() throws {
@@ -81,7 +83,7 @@ struct OutboundConfigurationTests {
             [relay]
             host = "smtp.example.net"
             [routes."a.example"]
-            tls = "starttls"
+            host = "mx.a.example"
             [routes."b.example"]
             host = "mx.b.example:25"
             tls = "none"
@@ -111,6 +113,9 @@ struct OutboundConfigurationTests {
         #expect(route("partner.example").target == .host("10.0.0.5", port: 25))
         #expect(route("partner.example").tls == NextHop.TLSPolicy.none)
         #expect(route("gmail.com").target == .host("smtp.gmail.com", port: 587))
+        // A route without a host: the domain's MX hosts, with the route's TLS policy.
+        #expect(route("bank.example").target == .mailExchangers(domain: "bank.example", port: 2525))
+        #expect(route("bank.example").tls == .starttls && route("bank.example").verifyCertificate)
         #expect(route("gmail.com").credentials == NextHop.Credentials(username: "me@gmail.com", password: "secret"))
 
         configuration.relay = nil
