@@ -21,18 +21,16 @@ import Synchronization
 /// - SeeAlso: RFC 5321 §4.5.4 (retry strategy), §6.1 (reliable delivery), RFC 3461,
 ///   RFC 3464; Postfix `qmgr(8)`
 public final class QueueRunner: Sendable {
-    /// Where and how to deliver locally: bounces for local senders go straight into
-    /// their mailbox, as Postfix's `bounce` daemon hands them to `local`.
+    /// Reports for local senders go straight into their mailbox, as Postfix's
+    /// `bounce` daemon hands them to `local`.
     public struct LocalDelivery: Sendable {
-        public var isLocalDomain: @Sendable (String) async throws -> Bool
-        /// Stores `message` durably for `address`; throws when it cannot.
-        public var deliver: @Sendable (_ message: [UInt8], _ address: String) async throws -> Void
+        /// Delivers `message` durably to the local mailboxes `address` leads to
+        /// (aliases followed) and returns the addresses it leads to elsewhere, which
+        /// the runner queues; `[address]` when `address` is not in a local domain.
+        /// Throws when a local copy cannot be stored.
+        public var deliver: @Sendable (_ message: [UInt8], _ address: String) async throws -> [String]
 
-        public init(
-            isLocalDomain: @escaping @Sendable (String) async throws -> Bool,
-            deliver: @escaping @Sendable ([UInt8], String) async throws -> Void
-        ) {
-            self.isLocalDomain = isLocalDomain
+        public init(deliver: @escaping @Sendable ([UInt8], String) async throws -> [String]) {
             self.deliver = deliver
         }
     }
@@ -406,13 +404,11 @@ public final class QueueRunner: Sendable {
                 now: moment, messageID: "\(envelope.id).\(kind).\(Int(moment.timeIntervalSince1970))@\(reportingMTA)")
         else { return true }
         let sender = envelope.sender
-        let domain = Self.domain(of: sender)
         do {
-            if try await local.isLocalDomain(domain) {
-                try await local.deliver(Array("Return-Path: <>\r\n".utf8) + report, sender)
-            } else {
+            let remote = try await local.deliver(Array("Return-Path: <>\r\n".utf8) + report, sender)
+            if !remote.isEmpty {
                 let bounce = Envelope(
-                    sender: "", recipients: [Envelope.Recipient(address: sender)], bodyType: "8BITMIME",
+                    sender: "", recipients: remote.map { Envelope.Recipient(address: $0) }, bodyType: "8BITMIME",
                     // RFC 6533: a report about an SMTPUTF8 message carries UTF-8 itself.
                     smtpUTF8: envelope.smtpUTF8 || !sender.allSatisfy(\.isASCII), receivedAt: moment)
                 let id = try await spool.enqueue(bounce, message: report)

@@ -120,6 +120,32 @@ struct QueueRunnerService: Service {
 }
 
 extension OutboundWiring {
+    /// A report for `address`: into the local mailboxes it resolves to (aliases
+    /// followed); the addresses outside our domains are returned for the queue. A
+    /// report for a local address that no longer exists goes to that domain's
+    /// postmaster (RFC 5321 §4.5.1), else nowhere — never back into the queue.
+    static func deliverReport(
+        _ message: [UInt8], to address: String, directory: any AccountDirectory, delivery: any MessageDelivery,
+        logger: Logger
+    ) async throws -> [String] {
+        guard let recipient = MailAddress(address) else { return [address] }
+        var resolution = try await directory.resolve(recipient: recipient)
+        if resolution == .unknownUser, let postmaster = MailAddress(localPart: "postmaster", domain: recipient.domain) {
+            logger.notice("report for an unknown local sender goes to postmaster", metadata: ["to": "\(address)"])
+            resolution = try await directory.resolve(recipient: postmaster)
+        }
+        switch resolution {
+        case .notLocalDomain:
+            return [address]
+        case .unknownUser:
+            logger.error("report dropped: neither the sender nor postmaster exists", metadata: ["to": "\(address)"])
+            return []
+        case .deliver(let local, let forward):
+            if !local.isEmpty { try await delivery.deliver(message, to: local) }
+            return forward.map(\.description)
+        }
+    }
+
     /// The queue runner with its SMTP client and resolver.
     static func makeRunner(
         _ configuration: Configuration, spool: Spool, delivery: any MessageDelivery, directory: any AccountDirectory,
@@ -142,15 +168,13 @@ extension OutboundWiring {
         let heloName = configuration.outbound.heloName ?? configuration.hostname
         let transport = SMTPDeliveryAgent(
             heloName: heloName, resolver: resolver, group: group, logger: Logger(label: "tsubame.smtp-client"))
-        let local = QueueRunner.LocalDelivery(
-            isLocalDomain: { domain in try await directory.isLocalDomain(domain) },
-            deliver: { message, address in
-                guard let recipient = MailAddress(address) else { throw StoreError(.notFound, "not an address: \(address)") }
-                try await delivery.deliver(message, to: [recipient])
-            })
+        let logger = Logger(label: "tsubame.queue")
+        let local = QueueRunner.LocalDelivery(deliver: { message, address in
+            try await deliverReport(message, to: address, directory: directory, delivery: delivery, logger: logger)
+        })
         let runner = QueueRunner(
             spool: spool, transport: transport, route: try router(configuration), policy: policy(configuration),
-            reportingMTA: configuration.hostname, local: local, logger: Logger(label: "tsubame.queue"))
+            reportingMTA: configuration.hostname, local: local, logger: logger)
         return QueueRunnerService(runner: runner, closeConnections: { await transport.shutdown() })
     }
 }

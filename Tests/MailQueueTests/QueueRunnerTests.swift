@@ -70,12 +70,12 @@ final class LocalMailboxes: Sendable {
     func failFromNowOn() { isFailing.withLock { $0 = true } }
 
     var delivery: QueueRunner.LocalDelivery {
-        QueueRunner.LocalDelivery(
-            isLocalDomain: { $0 == "local.test" },
-            deliver: { message, address in
-                if self.isFailing.withLock({ $0 }) { throw SpoolError(.temporary, "disk full") }
-                self.delivered.withLock { $0.append((address, message)) }
-            })
+        QueueRunner.LocalDelivery(deliver: { message, address in
+            guard address.hasSuffix("@local.test") else { return [address] }
+            if self.isFailing.withLock({ $0 }) { throw SpoolError(.temporary, "disk full") }
+            self.delivered.withLock { $0.append((address, message)) }
+            return []
+        })
     }
 }
 
