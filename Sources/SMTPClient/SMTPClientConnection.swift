@@ -14,7 +14,9 @@ final class SMTPClientConnection: Sendable {
     let address: String
     let port: Int
 
-    private init(channel: any Channel, handler: NIOLoopBound<SMTPReplyHandler>, host: String, address: String, port: Int) {
+    private init(
+        channel: any Channel, handler: NIOLoopBound<SMTPReplyHandler>, host: String, address: String, port: Int
+    ) {
         self.channel = channel
         self.handler = handler
         self.host = host
@@ -61,7 +63,8 @@ final class SMTPClientConnection: Sendable {
         do {
             let handler = try await channel.eventLoop.submit {
                 NIOLoopBound(
-                    try channel.pipeline.syncOperations.handler(type: SMTPReplyHandler.self), eventLoop: channel.eventLoop)
+                    try channel.pipeline.syncOperations.handler(type: SMTPReplyHandler.self),
+                    eventLoop: channel.eventLoop)
             }.get()
             return SMTPClientConnection(channel: channel, handler: handler, host: host, address: address, port: port)
         } catch {

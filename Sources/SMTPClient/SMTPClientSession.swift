@@ -57,7 +57,8 @@ struct SMTPClientSession: Sendable {
         }
         // Postfix: a server that greets with our own name is us (an MX record, route
         // or smarthost that points back here): bounce rather than loop.
-        try checkLoop(name: SMTPServerCapabilities.firstWord(of: greeting.lines.first ?? ""), settings, destination, connection)
+        try checkLoop(
+            name: SMTPServerCapabilities.firstWord(of: greeting.lines.first ?? ""), settings, destination, connection)
 
         var capabilities = try await hello(connection, settings: settings, destination: destination)
         var isTLS = isImplicitTLS
@@ -82,7 +83,8 @@ struct SMTPClientSession: Sendable {
             }
         case .starttls:
             guard isTLS || capabilities.supportsStartTLS else {
-                throw failure("TLS is required, but was not offered by host \(host)", status: "4.7.0", connection: connection)
+                throw failure(
+                    "TLS is required, but was not offered by host \(host)", status: "4.7.0", connection: connection)
             }
             if !isTLS {
                 let context = try tlsContext(nextHop.verifyCertificate)
@@ -239,7 +241,8 @@ struct SMTPClientSession: Sendable {
             }
         }
         throw failure(
-            "SASL authentication with host \(host) failed: too many challenges", status: "4.7.0", connection: connection)
+            "SASL authentication with host \(host) failed: too many challenges", status: "4.7.0", connection: connection
+        )
     }
 
     // MARK: - Transactions
@@ -258,7 +261,8 @@ struct SMTPClientSession: Sendable {
         let host = connection.remoteMTA
         func bounce(_ status: String, _ text: String) -> DeliveryFailure {
             DeliveryFailure(
-                disposition: .final(.bounced), status: status, diagnostic: text, remoteMTA: host, relay: connection.relay)
+                disposition: .final(.bounced), status: status, diagnostic: text, remoteMTA: host,
+                relay: connection.relay)
         }
         if envelope.needsSMTPUTF8 && !capabilities.supportsSMTPUTF8 {
             return bounce("5.6.7", "SMTPUTF8 is required, but was not offered by host \(host)")

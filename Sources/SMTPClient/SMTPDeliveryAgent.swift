@@ -149,7 +149,9 @@ public final class SMTPDeliveryAgent: OutboundTransport {
                     envelope,
                     failure: DeliveryFailure(
                         disposition: .final(.bounced), status: "5.1.2",
-                        diagnostic: "Host or domain name not found. Name service error for name=\(domain) type=MX: Host not found"))
+                        diagnostic:
+                            "Host or domain name not found. Name service error for name=\(domain) type=MX: Host not found"
+                    ))
             case .exchangers(let exchangers):
                 candidates = exchangers.map { Candidate(host: $0.host, literal: Self.ipLiteral($0.host)) }
             }
@@ -252,7 +254,9 @@ public final class SMTPDeliveryAgent: OutboundTransport {
     }
 
     /// Runs the transaction on an established session, then caches or closes it.
-    private func transact(_ envelope: PreparedEnvelope, on established: SMTPClientSession, nextHop: NextHop) async -> Attempt {
+    private func transact(
+        _ envelope: PreparedEnvelope, on established: SMTPClientSession, nextHop: NextHop
+    ) async -> Attempt {
         var session = established
         let connection = session.connection
         if let refusal = session.refusal(of: envelope, limits: limits) {
@@ -298,7 +302,8 @@ public final class SMTPDeliveryAgent: OutboundTransport {
                 disposition: isDomain ? .final(.bounced) : .tryNextAddress, status: isDomain ? "5.1.2" : "4.4.4",
                 diagnostic: text)
         case .temporary:
-            return DeliveryFailure(disposition: isDomain ? .final(.deferred) : .tryNextAddress, status: "4.4.3", diagnostic: text)
+            return DeliveryFailure(
+                disposition: isDomain ? .final(.deferred) : .tryNextAddress, status: "4.4.3", diagnostic: text)
         }
     }
 

@@ -132,6 +132,10 @@ final class SMTPReplyHandler: ChannelDuplexHandler {
                 SMTPClientError(.connectionClosed, "connection not open"))
         }
         if let failure { return context.eventLoop.makeFailedFuture(failure) }
+        guard pendingStartTLS == nil && handshake == nil else {
+            // A programming error in the session; fail rather than trap.
+            return context.eventLoop.makeFailedFuture(SMTPClientError(.tls, "STARTTLS already in progress"))
+        }
         let promise = context.eventLoop.makePromise(of: Void.self)
         pendingStartTLS = PendingStartTLS(
             tlsContext: tlsContext, serverHostname: serverHostname, handshakeTimeout: handshakeTimeout,

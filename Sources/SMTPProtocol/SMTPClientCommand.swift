@@ -139,13 +139,18 @@ extension RecipientParameters {
     }
 
     /// `type;address` (address decoded, as `RecipientParameters` keeps it) in wire form,
-    /// or nil when the type is not an atom (the parameter is then left out: it is
-    /// advisory, RFC 3461 §4.2).
+    /// or nil — the parameter is then left out, which RFC 3461 §4.2 allows (it is
+    /// advisory) — when the type is not an atom or the address is not ASCII: xtext
+    /// carries printable ASCII only, and RFC 6533's `utf-8-addr-xtext` is not
+    /// implemented (a server that refused the parameter would refuse the recipient).
     static func encodeOriginalRecipient(_ value: String) -> String? {
         guard let semicolon = value.firstIndex(of: ";") else { return nil }
         let type = value[..<semicolon]
-        guard !type.isEmpty, type.utf8.count <= 32, type.utf8.allSatisfy(SMTPGrammar.isAtext) else { return nil }
-        return "\(type);\(SMTPGrammar.encodeXtext(String(value[value.index(after: semicolon)...])))"
+        let address = value[value.index(after: semicolon)...]
+        guard !type.isEmpty, type.utf8.count <= 32, type.utf8.allSatisfy(SMTPGrammar.isAtext),
+            address.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F })
+        else { return nil }
+        return "\(type);\(SMTPGrammar.encodeXtext(String(address)))"
     }
 }
 

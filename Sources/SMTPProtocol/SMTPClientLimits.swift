@@ -11,9 +11,13 @@ public struct SMTPClientLimits: Sendable, Equatable {
     /// The most lines in one multi-line reply. The longest legitimate replies are EHLO
     /// responses of a few dozen lines.
     public var maximumReplyLines = 200
-    /// Octets buffered from a server while the client waits for nothing (a cached,
-    /// idle connection): past this, reading pauses until a reply is wanted.
-    public var maximumBufferedReplyBytes = 64 * 1024
+    /// Octets buffered from a server while the client waits for no reply (a cached,
+    /// idle connection, or while a pipelined group is still being written): past this,
+    /// reading pauses until a reply is wanted. It must hold the replies to a whole
+    /// pipelined group — about 40 octets per RCPT — or client and server could each
+    /// wait for the other to read (RFC 2920 §3.1's deadlock warning); 1 MiB is some
+    /// 25 000 recipients.
+    public var maximumBufferedReplyBytes = 1024 * 1024
     /// The size of one BDAT chunk (RFC 3030 §2): messages up to this size go in one
     /// `BDAT n LAST`; larger ones in several chunks of this size.
     public var maximumChunkSize = 1024 * 1024

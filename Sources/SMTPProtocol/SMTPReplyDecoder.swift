@@ -99,7 +99,8 @@ public struct SMTPReplyDecoder: Sendable {
     ///     Reply-line     = *( Reply-code "-" [ textstring ] CRLF )
     ///                      Reply-code [ SP textstring ] CRLF
     ///     Reply-code     = %x32-35 %x30-35 %x30-39
-    static func parseReplyLine(_ line: [UInt8]) throws(SMTPReplyDecoderError) -> (code: Int, isLast: Bool, text: String) {
+    static func parseReplyLine(_ line: [UInt8]) throws(SMTPReplyDecoderError) -> (code: Int, isLast: Bool, text: String)
+    {
         guard line.count >= 3,
             (UInt8(ascii: "2")...UInt8(ascii: "5")).contains(line[0]),
             (UInt8(ascii: "0")...UInt8(ascii: "5")).contains(line[1]),

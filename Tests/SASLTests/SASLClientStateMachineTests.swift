@@ -96,7 +96,8 @@ struct SASLClientStateMachineTests {
             case .verifyPassword(_, let login, let given):
                 return login == "user" && given == "pencil" && client.successReceived() == .succeeded
             case .fetchSCRAMCredentials:
-                let keys = try SCRAMTestClient.serverKeys(password: "pencil", salt: bytes("salt-salt-salt"), iterations: 4096)
+                let keys = try SCRAMTestClient.serverKeys(
+                    password: "pencil", salt: bytes("salt-salt-salt"), iterations: 4096)
                 serverAction = server.scramCredentialsFetched(keys)
             case .success(_, _, let serverFinal):
                 if let serverFinal {

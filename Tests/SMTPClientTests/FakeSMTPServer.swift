@@ -36,6 +36,9 @@ final class FakeSMTPServer: Sendable {
         /// Record a violation when a command arrives together with the next one (a
         /// client that pipelines against a server that did not offer it).
         var recordPipelinedInput = false
+        /// Answer DATA with `data` even when MAIL or every RCPT was refused (a broken
+        /// server); otherwise such a DATA gets 554, as RFC 2920 §3.1 expects.
+        var acceptDataWithoutRecipients = false
     }
 
     /// What one connection saw.
@@ -128,6 +131,9 @@ private final class FakeSMTPHandler: ChannelInboundHandler {
     private var chunks: [UInt8] = []
     private var held: [String] = []
     private var messageBytes = 0
+    /// Whether MAIL and at least one RCPT of the current transaction got a 2xx.
+    private var mailAccepted = false
+    private var recipientsAccepted = 0
 
     init(script: FakeSMTPServer.Script, index: Int, recorder: FakeSMTPServer.Recorder) {
         self.script = script
@@ -232,13 +238,23 @@ private final class FakeSMTPHandler: ChannelInboundHandler {
         switch verb {
         case "EHLO": send(script.ehlo, context)
         case "HELO": send(script.helo, context)
-        case "MAIL": reply(script.mail, context)
+        case "MAIL":
+            mailAccepted = script.mail.hasPrefix("2")
+            recipientsAccepted = 0
+            reply(script.mail, context)
         case "RCPT":
-            let address = line.split(separator: "<", maxSplits: 1).last?.split(separator: ">").first.map(String.init) ?? ""
-            reply(script.rcpt(address), context)
+            let address =
+                line.split(separator: "<", maxSplits: 1).last?.split(separator: ">").first.map(String.init) ?? ""
+            let answer = script.rcpt(address)
+            if mailAccepted && answer.hasPrefix("2") { recipientsAccepted += 1 }
+            reply(answer, context)
         case "DATA":
             for text in held { send(text, context) }
             held = []
+            guard script.acceptDataWithoutRecipients || (mailAccepted && recipientsAccepted > 0) else {
+                send("554 5.5.1 Error: no valid recipients", context)
+                return
+            }
             send(script.data, context)
             if script.data.hasPrefix("354") { mode = .data(received: []) }
         case "BDAT":
@@ -246,7 +262,10 @@ private final class FakeSMTPHandler: ChannelInboundHandler {
             let size = words.count > 1 ? Int(words[1]) ?? 0 : 0
             let isLast = words.count > 2 && words[2].uppercased() == "LAST"
             mode = .chunk(remaining: size, isLast: isLast)
-        case "RSET": send(script.rset, context)
+        case "RSET":
+            mailAccepted = false
+            recipientsAccepted = 0
+            send(script.rset, context)
         case "NOOP": send("250 2.0.0 Ok", context)
         case "STARTTLS": send(script.startTLS, context)
         case "AUTH": send(script.auth, context)
@@ -276,7 +295,8 @@ private final class FakeSMTPHandler: ChannelInboundHandler {
 
     static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
         guard haystack.count >= needle.count else { return nil }
-        for start in 0...(haystack.count - needle.count) where haystack[start..<(start + needle.count)].elementsEqual(needle) {
+        for start in 0...(haystack.count - needle.count)
+        where haystack[start..<(start + needle.count)].elementsEqual(needle) {
             return start
         }
         return nil

@@ -11,23 +11,20 @@ import SMTPProtocol
 /// The name the client under test says in EHLO; a server calling itself this is "us".
 let testHeloName = "tsubame.test"
 
-/// Generous enough never to fire in a healthy test, short enough that a broken one
-/// fails in seconds instead of minutes. Tests that need a timeout set their own.
+/// Generous enough never to fire in a healthy test, even when the whole test suite
+/// loads both cores (the in-process server's tasks then wait for a thread), and short
+/// enough that a broken test fails in a minute rather than after RFC 5321's ten.
+/// Tests that need a timeout to fire set their own.
 let testTimeouts: SMTPClientTimeouts = {
     var timeouts = SMTPClientTimeouts()
-    timeouts.connect = .seconds(10)
-    timeouts.greeting = .seconds(10)
-    timeouts.hello = .seconds(10)
-    timeouts.tlsHandshake = .seconds(10)
-    timeouts.authentication = .seconds(10)
-    timeouts.mail = .seconds(10)
-    timeouts.rcpt = .seconds(10)
-    timeouts.data = .seconds(10)
-    timeouts.dataBlock = .seconds(10)
-    timeouts.endOfData = .seconds(10)
-    timeouts.reset = .seconds(10)
+    for path: WritableKeyPath<SMTPClientTimeouts, Duration> in [
+        \.connect, \.greeting, \.hello, \.tlsHandshake, \.authentication, \.mail, \.rcpt, \.data, \.dataBlock,
+        \.endOfData, \.reset,
+    ] {
+        timeouts[keyPath: path] = .seconds(60)
+    }
     timeouts.quit = .seconds(2)
-    timeouts.connectionCacheTime = .seconds(30)
+    timeouts.connectionCacheTime = .seconds(60)
     return timeouts
 }()
 
@@ -38,7 +35,7 @@ func makeAgent(
 ) -> SMTPDeliveryAgent {
     SMTPDeliveryAgent(
         heloName: testHeloName, resolver: resolver, group: MultiThreadedEventLoopGroup.singleton, timeouts: timeouts,
-        logger: Logger(label: "test.smtpclient"), limits: limits)
+        logger: Logger(label: "test.smtpclient") { _ in SwiftLogNoOpLogHandler() }, limits: limits)
 }
 
 /// A resolver where `mx.remote.test` is 127.0.0.1.
@@ -57,7 +54,8 @@ func makeRequest(
     OutboundRequest(
         queueID: queueID, sender: sender,
         recipients: recipients.map { address in
-            Envelope.Recipient(address: address, notify: notify, originalRecipient: withORCPT ? "rfc822;\(address)" : nil)
+            Envelope.Recipient(
+                address: address, notify: notify, originalRecipient: withORCPT ? "rfc822;\(address)" : nil)
         },
         envelopeID: envelopeID, ret: ret, bodyType: bodyType, smtpUTF8: smtpUTF8, message: message, nextHop: nextHop)
 }

@@ -27,7 +27,9 @@ struct SMTPDeliveryAgentTsubameTests {
         defer { Task { await server.stop() } }
         let agent = makeAgent(TsubameHarness.resolver)
         let results = await agent.deliver(
-            makeRequest(sender: "alice@example.test", recipients: ["bob@example.test"], nextHop: server.nextHop(credentials: Self.alice)))
+            makeRequest(
+                sender: "alice@example.test", recipients: ["bob@example.test"],
+                nextHop: server.nextHop(credentials: Self.alice)))
         await agent.shutdown()
         #expect(results.map(\.outcome) == [.delivered])
         #expect(results[0].status == "2.0.0")
@@ -49,14 +51,17 @@ struct SMTPDeliveryAgentTsubameTests {
         let agent = makeAgent(TsubameHarness.resolver)
         let wrong = NextHop.Credentials(username: "alice@example.test", password: "wrong")
         let results = await agent.deliver(
-            makeRequest(sender: "alice@example.test", recipients: ["bob@example.test"], nextHop: server.nextHop(credentials: wrong)))
-        #expect(results == [
-            RecipientResult(
-                address: "bob@example.test", outcome: .deferred, status: "4.7.8",
-                diagnostic:
-                    "SASL authentication failed; server mail.example.test[127.0.0.1] said: 535 5.7.8 Error: authentication failed",
-                remoteMTA: "mail.example.test[127.0.0.1]")
-        ])
+            makeRequest(
+                sender: "alice@example.test", recipients: ["bob@example.test"],
+                nextHop: server.nextHop(credentials: wrong)))
+        #expect(
+            results == [
+                RecipientResult(
+                    address: "bob@example.test", outcome: .deferred, status: "4.7.8",
+                    diagnostic:
+                        "SASL authentication failed; server mail.example.test[127.0.0.1] said: 535 5.7.8 Error: authentication failed",
+                    remoteMTA: "mail.example.test[127.0.0.1]")
+            ])
         #expect(server.delivery.messages.isEmpty)
     }
 
@@ -65,7 +70,9 @@ struct SMTPDeliveryAgentTsubameTests {
         defer { Task { await server.stop() } }
         let agent = makeAgent(TsubameHarness.resolver)
         let results = await agent.deliver(
-            makeRequest(sender: "alice@example.test", recipients: ["bob@example.test"], nextHop: server.nextHop(credentials: Self.alice)))
+            makeRequest(
+                sender: "alice@example.test", recipients: ["bob@example.test"],
+                nextHop: server.nextHop(credentials: Self.alice)))
         #expect(results.map(\.outcome) == [.deferred])
         #expect(results[0].status == "4.7.0")
         #expect(results[0].diagnostic == "TLS is required, but was not offered by host mail.example.test[127.0.0.1]")
@@ -78,15 +85,33 @@ struct SMTPDeliveryAgentTsubameTests {
         let agent = makeAgent(TsubameHarness.resolver)
         var nextHop = server.nextHop(credentials: Self.alice)
         nextHop.verifyCertificate = true
-        nextHop.caFile = TsubameHarness.certificate.path
+        nextHop.caFile = TsubameHarness.certificate.caPath
         let results = await agent.deliver(
             makeRequest(sender: "alice@example.test", recipients: ["bob@example.test"], nextHop: nextHop))
         await agent.shutdown()
         #expect(results.map(\.outcome) == [.delivered])
     }
 
-    /// A self-signed certificate does not verify against the system roots: deferred,
-    /// and the password never went out.
+    /// A certificate for another name does not verify, even from the right CA (the
+    /// host name is checked, RFC 6125).
+    @Test func refusesACertificateForAnotherName() async throws {
+        let server = try await TsubameHarness.start()
+        defer { Task { await server.stop() } }
+        var resolver = TsubameHarness.resolver
+        resolver.hosts["other.example.test"] = .success(["127.0.0.1"])
+        let agent = makeAgent(resolver)
+        let nextHop = NextHop(
+            target: .host("other.example.test", port: server.port), tls: .starttls, verifyCertificate: true,
+            caFile: TsubameHarness.certificate.caPath, credentials: Self.alice)
+        let results = await agent.deliver(
+            makeRequest(sender: "alice@example.test", recipients: ["bob@example.test"], nextHop: nextHop))
+        #expect(results.map(\.outcome) == [.deferred])
+        #expect(results[0].status == "4.7.5")
+        #expect(server.delivery.messages.isEmpty)
+    }
+
+    /// A certificate from a private CA does not verify against the system roots:
+    /// deferred, and the password never went out.
     @Test func refusesAnUnverifiableCertificate() async throws {
         let server = try await TsubameHarness.start()
         defer { Task { await server.stop() } }
@@ -107,7 +132,9 @@ struct SMTPDeliveryAgentTsubameTests {
         defer { Task { await server.stop() } }
         let agent = makeAgent(TsubameHarness.resolver)
         let results = await agent.deliver(
-            makeRequest(sender: "alice@example.test", recipients: ["bob@example.test"], nextHop: server.nextHop(credentials: Self.alice)))
+            makeRequest(
+                sender: "alice@example.test", recipients: ["bob@example.test"],
+                nextHop: server.nextHop(credentials: Self.alice)))
         await agent.shutdown()
         #expect(results.map(\.outcome) == [.delivered])
     }
@@ -117,7 +144,9 @@ struct SMTPDeliveryAgentTsubameTests {
         defer { Task { await server.stop() } }
         let agent = makeAgent(TsubameHarness.resolver)
         let results = await agent.deliver(
-            makeRequest(sender: "alice@example.test", recipients: ["bob@example.test"], nextHop: server.nextHop(credentials: Self.alice)))
+            makeRequest(
+                sender: "alice@example.test", recipients: ["bob@example.test"],
+                nextHop: server.nextHop(credentials: Self.alice)))
         await agent.shutdown()
         #expect(results.map(\.outcome) == [.delivered])
     }
@@ -160,7 +189,8 @@ struct SMTPDeliveryAgentTsubameTests {
             timeouts: testTimeouts, logger: Logger(label: "test") { _ in CapturingLogHandler(records: records) })
         _ = await agent.deliver(
             makeRequest(
-                sender: "alice@example.test", recipients: ["bob@example.test"], nextHop: server.nextHop(credentials: Self.alice),
+                sender: "alice@example.test", recipients: ["bob@example.test"],
+                nextHop: server.nextHop(credentials: Self.alice),
                 queueID: "QID42"))
         await agent.shutdown()
         let info = records.lines.filter { $0.level == .info }
@@ -193,20 +223,21 @@ struct TsubameHarness {
     }
 
     struct Certificate: Sendable {
-        let path: String
+        /// The CA that signed the server's certificate (for `caFile`).
+        let caPath: String
         let context: NIOSSLContext?
     }
 
-    /// One self-signed certificate for `mail.example.test` per test run.
+    /// One CA-signed certificate for `mail.example.test` per test run.
     static let certificate: Certificate = {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tsubame-client-tls-\(UUID().uuidString)").path
-        let path = directory + "/cert.pem"
-        let key = directory + "/key.pem"
         do {
-            try TLSCertificates.ensureSelfSigned(hostname: "mail.example.test", certificatePath: path, keyPath: key)
-            return Certificate(path: path, context: try TLSCertificates.serverContext(certificatePath: path, keyPath: key))
+            let authority = try TestCertificateAuthority.make(serverName: "mail.example.test")
+            return Certificate(
+                caPath: authority.caCertificatePath,
+                context: try TLSCertificates.serverContext(
+                    certificatePath: authority.serverCertificatePath, keyPath: authority.serverKeyPath))
         } catch {
-            return Certificate(path: path, context: nil)
+            return Certificate(caPath: "", context: nil)
         }
     }()
 
@@ -220,7 +251,9 @@ struct TsubameHarness {
         let quiet = Logger(label: "test.server") { _ in SwiftLogNoOpLogHandler() }
         let delivery = CapturingDelivery()
         let spool = Spool(
-            directory: FileManager.default.temporaryDirectory.appendingPathComponent("tsubame-client-spool-\(UUID().uuidString)").path)
+            directory: FileManager.default.temporaryDirectory.appendingPathComponent(
+                "tsubame-client-spool-\(UUID().uuidString)"
+            ).path)
         let services = SMTPServices(
             directory: directory, authenticator: Authenticator(directory: directory, policy: policy, logger: quiet),
             delivery: delivery, spool: spool, logger: quiet, now: { 0 })
@@ -303,7 +336,8 @@ struct CapturingLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         let all = self.metadata.merging(event.metadata ?? [:]) { $1 }
-        let text = "\(event.message) " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        let text =
+            "\(event.message) " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         records.append(LogRecords.Record(level: event.level, text: text))
     }
 }

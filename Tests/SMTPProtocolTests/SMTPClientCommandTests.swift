@@ -34,7 +34,9 @@ struct SMTPClientCommandTests {
 
     /// RFC 4954 §4 and §9 examples: the initial response in base64, "=" when empty.
     @Test func auth() {
-        #expect(Self.wire(.auth(.plain, initialResponse: Array("\0tim\0tanstaafl".utf8))) == "AUTH PLAIN AHRpbQB0YW5zdGFhZmw=\r\n")
+        #expect(
+            Self.wire(.auth(.plain, initialResponse: Array("\0tim\0tanstaafl".utf8)))
+                == "AUTH PLAIN AHRpbQB0YW5zdGFhZmw=\r\n")
         #expect(Self.wire(.auth(.plain, initialResponse: [])) == "AUTH PLAIN =\r\n")
         #expect(Self.wire(.auth(.login, initialResponse: nil)) == "AUTH LOGIN\r\n")
         #expect(Self.wire(.authResponse(Array("tim".utf8))) == "dGlt\r\n")
@@ -109,13 +111,16 @@ struct SMTPClientCommandTests {
         let forwardPath = try ForwardPath(parsing: recipient)
         var rcptLine = Array(SMTPClientCommand.rcpt(forwardPath, rcpt).encoded.readableBytesView)
         rcptLine.removeLast(2)
+        // A non-ASCII ORCPT cannot be xtext: it is left out (RFC 3461 §4.2: advisory).
+        if !recipient.utf8.allSatisfy({ $0 < 0x80 }) { rcpt.originalRecipient = nil }
         #expect(SMTPCommandParser.parse(rcptLine) == .success(.rcpt(forwardPath, rcpt)))
     }
 
     /// Stored addresses go through the parser: nothing but one mailbox gets through.
     @Test(arguments: [
         "bob@example.org>\r\nRSET", "bob@example.org> NOTIFY=NEVER", "<bob@example.org>", "bob", "bob@", "@example.org",
-        "bob@exa mple.org", "bob@example.org\r\n", "a\0b@example.org", String(repeating: "a", count: 65) + "@example.org",
+        "bob@exa mple.org", "bob@example.org\r\n", "a\0b@example.org",
+        String(repeating: "a", count: 65) + "@example.org",
     ])
     func refusesMalformedAddresses(_ address: String) {
         #expect(throws: SMTPParseError.self) { try ForwardPath(parsing: address) }

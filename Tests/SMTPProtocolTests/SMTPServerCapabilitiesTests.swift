@@ -59,10 +59,11 @@ struct SMTPServerCapabilitiesTests {
         #expect(capabilities.authMechanisms == ["LOGIN", "PLAIN"])
     }
 
-    @Test(arguments: [
-        ("SIZE", nil), ("SIZE 0", nil), ("SIZE 52428800", 52_428_800), ("SIZE -5", nil), ("SIZE big", nil),
-        ("SIZE 99999999999999999999999", nil),
-    ] as [(String, Int?)])
+    @Test(
+        arguments: [
+            ("SIZE", nil), ("SIZE 0", nil), ("SIZE 52428800", 52_428_800), ("SIZE -5", nil), ("SIZE big", nil),
+            ("SIZE 99999999999999999999999", nil),
+        ] as [(String, Int?)])
     func sizeParameter(_ line: String, _ expected: Int?) {
         let capabilities = SMTPServerCapabilities(ehloReply: SMTPReply(250, nil, ["mx", line]))
         #expect(capabilities.supportsSize)
@@ -74,7 +75,10 @@ struct SMTPServerCapabilitiesTests {
         let capabilities = SMTPServerCapabilities(
             ehloReply: SMTPReply(
                 250, nil,
-                ["mx", "-BAD", "", "ÄUTH PLAIN", "SMTPUTF8", "AUTH PLAIN\u{7F}", "X=Y", "AUTH " + String(repeating: "A", count: 21)]))
+                [
+                    "mx", "-BAD", "", "ÄUTH PLAIN", "SMTPUTF8", "AUTH PLAIN\u{7F}", "X=Y",
+                    "AUTH " + String(repeating: "A", count: 21),
+                ]))
         #expect(capabilities.supportsSMTPUTF8)
         #expect(capabilities.authMechanisms.isEmpty)
         #expect(capabilities.extensions.keys.sorted() == ["AUTH", "SMTPUTF8"])
