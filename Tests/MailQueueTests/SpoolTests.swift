@@ -1,5 +1,6 @@
 import DurableFiles
 import Foundation
+import Synchronization
 import Testing
 @testable import MailQueue
 
@@ -244,5 +245,27 @@ struct SpoolRemoveTests {
         #expect(try spool.list() == [id])
         spool.remove(id: id)
         #expect(try spool.list().isEmpty)
+    }
+}
+
+@Suite struct SpoolObserverTests {
+    /// The observer is called once per enqueue, after the file is durable, and calling
+    /// it does not get deeper with every message (it once grew a thunk pair per call).
+    @Test func observerIsCalledAtConstantDepth() async throws {
+        let directory = try TemporarySpoolDirectory()
+        defer { directory.remove() }
+        let spool = Spool(directory: directory.path)
+        let depths = Mutex<[Int]>([])
+        spool.observeEnqueues { id in
+            #expect(spool.contains(id: id))
+            let depth = Thread.callStackReturnAddresses.count
+            depths.withLock { $0.append(depth) }
+        }
+        for _ in 0..<200 {
+            _ = try await spool.enqueue(sampleEnvelope(), message: Array("Subject: x\r\n\r\nx\r\n".utf8))
+        }
+        let seen = depths.withLock { $0 }
+        #expect(seen.count == 200)
+        #expect((seen.max() ?? 0) - (seen.min() ?? 0) < 20, "call depth grew: \(seen.first ?? 0) → \(seen.last ?? 0)")
     }
 }
