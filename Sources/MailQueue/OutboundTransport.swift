@@ -130,12 +130,19 @@ public struct RecipientResult: Sendable, Equatable {
     public var diagnostic: String
     /// The host that answered, `mx.example.org[192.0.2.1]`, when one did.
     public var remoteMTA: String?
+    /// The next hop offered DSN and was given this recipient's NOTIFY/ORCPT: it reports
+    /// success itself, so no "relayed" report is due from us (RFC 3461 §5.2.2).
+    public var isNotificationPassedOn: Bool
 
-    public init(address: String, outcome: Outcome, status: String, diagnostic: String, remoteMTA: String? = nil) {
+    public init(
+        address: String, outcome: Outcome, status: String, diagnostic: String, remoteMTA: String? = nil,
+        isNotificationPassedOn: Bool = false
+    ) {
         self.address = address
         self.outcome = outcome
         self.status = status
         self.diagnostic = diagnostic
         self.remoteMTA = remoteMTA
+        self.isNotificationPassedOn = isNotificationPassedOn
     }
 }

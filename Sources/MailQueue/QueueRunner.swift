@@ -44,13 +44,20 @@ public final class QueueRunner: Sendable {
     private let logger: Logger
     private let now: @Sendable () -> Date
     private let signal = QueueWakeSignal()
-    private let limiter: DestinationLimiter
+    /// Transactions at once per next hop (`destinationConcurrency`).
+    private let hopLimiter: ConcurrencyLimiter<NextHop>
+    /// Transactions at once in all (`maximumConcurrentDeliveries`, Postfix's smtp
+    /// process limit): bounds connections and descriptors whatever the fan-out.
+    private let connectionLimiter: ConcurrencyLimiter<Int>
     private let io = DispatchQueue(label: "tsubame.queue.runner", qos: .utility, attributes: .concurrent)
 
     private struct State {
         /// Message ID → when it is next due (`distantPast`: now).
         var schedule: [String: Date] = [:]
         var running: Set<String> = []
+        /// The delivery task of each running message, to cancel at shutdown.
+        var tasks: [String: Task<Void, Never>] = [:]
+        var isStopping = false
     }
 
     private let state = Mutex(State())
@@ -73,7 +80,8 @@ public final class QueueRunner: Sendable {
         self.local = local
         self.logger = logger
         self.now = now
-        self.limiter = DestinationLimiter(limit: policy.destinationConcurrency)
+        self.hopLimiter = ConcurrencyLimiter(limit: policy.destinationConcurrency)
+        self.connectionLimiter = ConcurrencyLimiter(limit: policy.maximumConcurrentDeliveries)
     }
 
     /// A message was just spooled: look at the queue now.
@@ -81,11 +89,20 @@ public final class QueueRunner: Sendable {
         signal.signal()
     }
 
-    /// Runs until the task is cancelled. Deliveries in progress then finish on
-    /// their own (their results are recorded); none is started after.
-    public func run() async {
+    /// Stops starting deliveries; `run` then gives those in progress the grace
+    /// period and returns (a graceful shutdown).
+    public func stop() {
+        state.withLock { $0.isStopping = true }
+        signal.signal()
+    }
+
+    /// Runs until `stop()` or cancellation. Then deliveries in progress get up to
+    /// `shutdownGrace` to finish (their results are recorded); the rest are cancelled
+    /// (their recipients stay due, to be tried after the restart) and `run` returns
+    /// once they have recorded that. Cancellation skips the grace.
+    public func run(shutdownGrace: Duration = .seconds(30)) async {
         await rescan()
-        while !Task.isCancelled {
+        while !Task.isCancelled && !state.withLock({ $0.isStopping }) {
             startDueDeliveries()
             let earliest = state.withLock { state in
                 state.schedule.filter { !state.running.contains($0.key) }.values.min()
@@ -103,6 +120,32 @@ public final class QueueRunner: Sendable {
             } else {
                 await pickUpNewMessages()
             }
+        }
+        await drain(grace: Task.isCancelled ? .zero : shutdownGrace)
+    }
+
+    /// Waits for running deliveries, up to `grace`, then cancels the rest and waits
+    /// (bounded) for them to record their state.
+    private func drain(grace: Duration) async {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: grace)
+        while state.withLock({ !$0.running.isEmpty }) && clock.now < deadline {
+            await Self.pause(milliseconds: 50)
+        }
+        let unfinished = state.withLock { Array($0.tasks.values) }
+        guard !unfinished.isEmpty else { return }
+        logger.notice("shutting down: interrupting deliveries", metadata: ["count": "\(unfinished.count)"])
+        for task in unfinished { task.cancel() }
+        let hardDeadline = clock.now.advanced(by: .seconds(10))
+        while state.withLock({ !$0.running.isEmpty }) && clock.now < hardDeadline {
+            await Self.pause(milliseconds: 50)
+        }
+    }
+
+    /// A sleep that cancellation does not cut short (the drain runs after it).
+    private static func pause(milliseconds: Int) async {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(milliseconds)) { continuation.resume() }
         }
     }
 
@@ -154,7 +197,9 @@ public final class QueueRunner: Sendable {
     private func dueMessages() -> [String] {
         let moment = now()
         return state.withLock { state in
-            let room = policy.maximumConcurrentDeliveries - state.running.count
+            // Messages in delivery at once: twice the connections, so a message waiting
+            // for a busy next hop does not keep the others from theirs.
+            let room = 2 * policy.maximumConcurrentDeliveries - state.running.count
             guard room > 0 else { return [] }
             let due = state.schedule.filter { $0.value <= moment && !state.running.contains($0.key) }.keys.sorted()
             let chosen = Array(due.prefix(room))
@@ -168,9 +213,13 @@ public final class QueueRunner: Sendable {
 
     private func startDueDeliveries() {
         for id in dueMessages() {
-            Task {
+            let task = Task {
                 await self.attempt(id)
                 self.signal.signal()
+            }
+            // Kept for `drain` while it runs; a task that already finished is not kept.
+            state.withLock { state in
+                if state.running.contains(id) { state.tasks[id] = task }
             }
         }
     }
@@ -184,6 +233,7 @@ public final class QueueRunner: Sendable {
         defer {
             state.withLock { state in
                 state.running.remove(id)
+                state.tasks[id] = nil
                 if let nextDue { state.schedule[id] = nextDue }
             }
         }
@@ -195,8 +245,9 @@ public final class QueueRunner: Sendable {
             }
         }
         guard case .success(let (envelope, message, loadedRecord)) = loaded else {
-            if case .failure(let error) = loaded, error.kind != .notFound {
+            if case .failure(let error) = loaded, error.kind == .temporary {
                 logger.error("cannot read queued message", metadata: ["queue_id": "\(id)", "error": "\(error)"])
+                nextDue = now().addingTimeInterval(policy.minimalBackoff.timeInterval)
             }
             return
         }
@@ -237,13 +288,15 @@ public final class QueueRunner: Sendable {
             for hop in order {
                 let members = groups[hop] ?? []
                 group.addTask {
-                    await self.limiter.acquire(hop)
+                    await self.hopLimiter.acquire(hop)
+                    await self.connectionLimiter.acquire(0)
                     let request = OutboundRequest(
                         queueID: envelope.id, sender: envelope.sender, recipients: members.map { envelope.recipients[$0] },
                         envelopeID: envelope.envelopeID, ret: envelope.ret, bodyType: envelope.bodyType,
                         smtpUTF8: envelope.smtpUTF8, message: message, nextHop: hop)
                     let results = await self.transport.deliver(request)
-                    await self.limiter.release(hop)
+                    await self.connectionLimiter.release(0)
+                    await self.hopLimiter.release(hop)
                     var byIndex: [Int: RecipientResult] = [:]
                     for (position, index) in members.enumerated() {
                         byIndex[index] =
@@ -283,7 +336,8 @@ public final class QueueRunner: Sendable {
             case .delivered:
                 recipient.state = .delivered
                 recipient.nextAttempt = nil
-                delivered.append(index)
+                // RFC 3461 §5.2.2: when the next hop took NOTIFY, it reports success.
+                if !result.isNotificationPassedOn { delivered.append(index) }
             case .bounced:
                 recipient.state = .bounced
                 recipient.nextAttempt = nil
@@ -311,11 +365,11 @@ public final class QueueRunner: Sendable {
                     "detail": "\(recipient.lastError ?? result.diagnostic)",
                 ])
         }
-        if record.isBounceRequested { record.isBounceRequested = false }
-
         // Reports, made durable before the record says "bounced".
+        var isFailureReported = true
         if !bounced.isEmpty {
             let isSent = await report(.failure, for: bounced, envelope: envelope, record: record, message: message)
+            isFailureReported = isSent
             if !isSent {
                 // Keep the recipients waiting; the next attempt bounces them again and
                 // tries the report again.
@@ -325,6 +379,9 @@ public final class QueueRunner: Sendable {
                 }
             }
         }
+        // An administrator's bounce is done once its report is out; until then it
+        // stays asked for, and the next attempt bounces again.
+        if record.isBounceRequested && isFailureReported { record.isBounceRequested = false }
         if !delivered.isEmpty {
             _ = await report(.success, for: delivered, envelope: envelope, record: record, message: message)
         }
@@ -340,33 +397,36 @@ public final class QueueRunner: Sendable {
 
         let finished = record.isFinished
         let toWrite = record
-        let outcome: Result<Void, any Error> = await blocking {
+        // The record as written: nil when the message is gone (finished, or deleted).
+        let outcome: Result<QueueRecord?, any Error> = await blocking {
             Result {
                 try self.spool.withLock {
                     // Deleted by `tsubame queue delete` while we were busy: leave it gone.
-                    guard self.spool.contains(id: toWrite.id) else { return }
+                    guard self.spool.contains(id: toWrite.id) else { return nil }
                     if finished {
                         self.spool.removeMessage(id: toWrite.id)
-                    } else {
-                        // An administrator may have asked for a bounce meanwhile.
-                        var merged = toWrite
-                        if self.spool.readRecord(id: toWrite.id)?.isBounceRequested == true {
-                            merged.isBounceRequested = true
-                        }
-                        try self.spool.writeRecord(merged)
+                        return nil
                     }
+                    // An administrator may have asked for a bounce meanwhile.
+                    var merged = toWrite
+                    if self.spool.readRecord(id: toWrite.id)?.isBounceRequested == true {
+                        merged.isBounceRequested = true
+                    }
+                    try self.spool.writeRecord(merged)
+                    return merged
                 }
             }
         }
-        if case .failure(let error) = outcome {
+        switch outcome {
+        case .failure(let error):
             logger.error("cannot record delivery results", metadata: ["queue_id": "\(envelope.id)", "error": "\(error)"])
             return start.addingTimeInterval(policy.minimalBackoff.timeInterval)
-        }
-        if finished {
-            logger.info("removed", metadata: ["queue_id": "\(envelope.id)"])
+        case .success(let written?):
+            return written.nextAttempt
+        case .success(nil):
+            if finished { logger.info("removed", metadata: ["queue_id": "\(envelope.id)"]) }
             return nil
         }
-        return record.nextAttempt
     }
 
     // MARK: - Reports

@@ -74,33 +74,37 @@ final class QueueWakeSignal: Sendable {
     }
 }
 
-/// At most `limit` deliveries at once per next hop (Postfix's
-/// `default_destination_concurrency_limit`); the rest wait their turn in order.
-actor DestinationLimiter {
+/// At most `limit` holders at once per key — per next hop (Postfix's
+/// `default_destination_concurrency_limit`), or one key for all connections (its
+/// process limit); the rest wait their turn in order.
+actor ConcurrencyLimiter<Key: Hashable & Sendable> {
     private let limit: Int
-    private var active: [NextHop: Int] = [:]
-    private var waiting: [NextHop: [CheckedContinuation<Void, Never>]] = [:]
+    private var active: [Key: Int] = [:]
+    private var waiting: [Key: [CheckedContinuation<Void, Never>]] = [:]
 
     init(limit: Int) {
         self.limit = max(1, limit)
     }
 
-    func acquire(_ hop: NextHop) async {
-        if active[hop, default: 0] < limit {
-            active[hop, default: 0] += 1
+    func acquire(_ key: Key) async {
+        if active[key, default: 0] < limit {
+            active[key, default: 0] += 1
             return
         }
-        await withCheckedContinuation { waiting[hop, default: []].append($0) }
+        await withCheckedContinuation { waiting[key, default: []].append($0) }
     }
 
-    func release(_ hop: NextHop) {
-        if var queue = waiting[hop], !queue.isEmpty {
+    func release(_ key: Key) {
+        if var queue = waiting[key], !queue.isEmpty {
             let next = queue.removeFirst()
-            waiting[hop] = queue.isEmpty ? nil : queue
+            waiting[key] = queue.isEmpty ? nil : queue
             next.resume()  // the slot passes to it
             return
         }
-        let count = active[hop, default: 1] - 1
-        active[hop] = count > 0 ? count : nil
+        let count = active[key, default: 1] - 1
+        active[key] = count > 0 ? count : nil
     }
+
+    /// Holders of `key` now (tests).
+    func holders(_ key: Key) -> Int { active[key, default: 0] }
 }

@@ -88,8 +88,20 @@ public final class Spool: Sendable {
 
     /// Stores `message` with `envelope` durably and returns its new queue ID, which
     /// also replaces `envelope.id`. Returns only after the file and its directory
-    /// entry are on disk.
+    /// entry are on disk. `prepare` then `commit`, for a caller with nothing to do
+    /// in between.
     public func enqueue(_ envelope: Envelope, message: [UInt8]) async throws(SpoolError) -> String {
+        let id = try await prepare(envelope, message: message)
+        try await commit(id: id)
+        return id
+    }
+
+    /// The first half of `enqueue`: the queue file is written and fsynced under `tmp/`,
+    /// where the queue runner never looks. SMTP prepares the remote part of a message,
+    /// delivers the local part, and only then commits — so a transaction that fails
+    /// after spooling (a full local mailbox) leaves nothing the runner could already
+    /// have sent, and the client's retry does not send the remote copy twice.
+    public func prepare(_ envelope: Envelope, message: [UInt8]) async throws(SpoolError) -> String {
         let id = nextID()
         var stored = envelope
         stored.id = id
@@ -101,16 +113,33 @@ public final class Spool: Sendable {
         } catch {
             throw SpoolError(.temporary, "cannot encode the envelope of \(id): \(error)")
         }
+        try await onQueue { () throws(SpoolError) in try self.writeTemporary(id: id, json: json, message: message) }
+        return id
+    }
+
+    /// The second half: moves a prepared file into `incoming/`, fsyncs the directory,
+    /// and tells the observer. On failure the file is removed (not acknowledged, so not
+    /// kept).
+    public func commit(id: String) async throws(SpoolError) {
+        try await onQueue { () throws(SpoolError) in try self.publish(id: id) }
+        enqueueObserver.withLock { $0 }?.notify(id)
+    }
+
+    /// Takes back a prepared or committed message that was never acknowledged. Best
+    /// effort: a file left behind is at worst one extra delivery, never a lost one.
+    public func discard(id: String) {
+        guard Self.isValidID(id) else { return }
+        DiskIO.removeFile("\(temporaryDirectory)/\(id)")
+        DiskIO.removeFile("\(incomingDirectory)/\(id)")
+    }
+
+    private func onQueue(_ work: @escaping @Sendable () throws(SpoolError) -> Void) async throws(SpoolError) {
         let result: Result<Void, SpoolError> = await withCheckedContinuation { continuation in
             queue.async {
-                continuation.resume(returning: Result { () throws(SpoolError) in
-                    try self.writeNow(id: id, json: json, message: message)
-                })
+                continuation.resume(returning: Result { () throws(SpoolError) in try work() })
             }
         }
         try result.get()
-        enqueueObserver.withLock { $0 }?.notify(id)
-        return id
     }
 
     /// Calls `observer` with the ID of every message enqueued from now on, after it is
@@ -119,17 +148,28 @@ public final class Spool: Sendable {
         enqueueObserver.withLock { $0 = EnqueueObserver(observer) }
     }
 
-    /// Blocking: write in `tmp/`, fsync, rename into `incoming/`, fsync `incoming/`.
-    private func writeNow(id: String, json: [UInt8], message: [UInt8]) throws(SpoolError) {
+    /// Blocking: write in `tmp/` and fsync.
+    private func writeTemporary(id: String, json: [UInt8], message: [UInt8]) throws(SpoolError) {
         let temporaryPath = "\(temporaryDirectory)/\(id)"
-        let incomingPath = "\(incomingDirectory)/\(id)"
         let head = Array("\(Self.formatHeader)\n\(json.count)\n".utf8)
         let middle = Array("\n\(message.count)\n".utf8)
         let tail = Array("\nEND \(id)\n".utf8)
-        var isInIncoming = false
         do throws(DiskIOError) {
             try prepareDirectories()
             try DiskIO.writeNewFile(temporaryPath, [head, json, middle, message, tail])
+        } catch {
+            DiskIO.removeFile(temporaryPath)
+            throw SpoolError(.temporary, error.description)
+        }
+    }
+
+    /// Blocking: rename `tmp/<id>` into `incoming/`, fsync `incoming/`.
+    private func publish(id: String) throws(SpoolError) {
+        guard Self.isValidID(id) else { throw SpoolError(.notFound, "not a queue ID: \(id.debugDescription)") }
+        let temporaryPath = "\(temporaryDirectory)/\(id)"
+        let incomingPath = "\(incomingDirectory)/\(id)"
+        var isInIncoming = false
+        do throws(DiskIOError) {
             try DiskIO.move(temporaryPath, incomingPath)
             isInIncoming = true
             try DiskIO.syncDirectory(incomingDirectory)

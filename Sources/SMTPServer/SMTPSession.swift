@@ -215,7 +215,9 @@ public struct SMTPSession: LineSession {
                     envelopeID: transaction.parameters.envelopeID, ret: transaction.parameters.ret?.rawValue,
                     bodyType: transaction.parameters.body?.rawValue, smtpUTF8: transaction.parameters.smtpUTF8,
                     authenticatedUser: user, receivedAt: Date())
-                let id = try await services.spool.enqueue(envelope, message: Self.join([received], message))
+                // Prepared, not yet visible to the queue runner: committed only once
+                // the local copies are stored too.
+                let id = try await services.spool.prepare(envelope, message: Self.join([received], message))
                 spooled = id
                 queueID = id
             }
@@ -224,10 +226,11 @@ public struct SMTPSession: LineSession {
                 let returnPath = Array("Return-Path: <\(sender)>\r\n".utf8)
                 try await services.delivery.deliver(Self.join([returnPath, received], message), to: local)
             }
+            if let spooled { try await services.spool.commit(id: spooled) }
         } catch {
             // The client will send the whole message again: take back what was spooled
             // for the remote recipients, or they would get it twice.
-            if let spooled { services.spool.remove(id: spooled) }
+            if let spooled { services.spool.discard(id: spooled) }
             services.logger.error("delivery failed", metadata: ["session": "\(localID)", "error": "\(error)"])
             guard let storeError = error as? StoreError else { return .temporaryFailure }
             switch storeError.kind {

@@ -268,7 +268,7 @@ public struct Configuration: Sendable, Equatable {
         public var maximalLifetime: Duration = .seconds(5 * 86400)
         /// `delay_warning`: when to send one "still trying" report; 0: never.
         public var delayWarning: Duration = .seconds(4 * 3600)
-        /// `max_deliveries`: messages in delivery at once.
+        /// `max_deliveries`: SMTP transactions (connections) at once.
         public var maximumDeliveries = 20
         /// `destination_concurrency`: connections at once to one next hop.
         public var destinationConcurrency = 5

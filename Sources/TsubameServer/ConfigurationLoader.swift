@@ -435,8 +435,12 @@ final class ConfigurationReader {
         if relay.username != nil && relay.password == nil && relay.passwordFile == nil {
             problem(table: section.name, key: "username", "needs password or password_file")
         }
-        if relay.username != nil && relay.tls == "none" {
-            problem(table: section.name, key: "tls", "\"none\" with a username would send the password in clear; use \"starttls\" or \"implicit\"")
+        if relay.username != nil && !["starttls", "implicit"].contains(relay.tls) {
+            // "opportunistic" falls back to plaintext, or takes any certificate: either
+            // way the password could go to whoever is in the middle.
+            problem(
+                table: section.name, key: "tls",
+                "\"\(relay.tls)\" with a username could give the password away; use \"starttls\" or \"implicit\"")
         }
         return relay
     }

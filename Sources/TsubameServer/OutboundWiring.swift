@@ -104,16 +104,22 @@ struct OutboundConfigurationError: Error, CustomStringConvertible {
     }
 }
 
-/// The queue runner as a service of the server's group: it stops starting deliveries
-/// at a graceful shutdown.
+/// The queue runner as a service of the server's group: at a graceful shutdown it stops
+/// starting deliveries and gives those in progress `shutdown_grace` to finish.
 struct QueueRunnerService: Service {
     let runner: QueueRunner
     /// Closes the SMTP client's cached connections (with QUIT).
     let closeConnections: @Sendable () async -> Void
 
+    /// `[limits] shutdown_grace`: how long deliveries in progress may finish.
+    let shutdownGrace: Duration
+
     func run() async throws {
-        await cancelWhenGracefulShutdown {
-            await runner.run()
+        let runner = runner
+        await withGracefulShutdownHandler {
+            await runner.run(shutdownGrace: shutdownGrace)
+        } onGracefulShutdown: {
+            runner.stop()
         }
         await closeConnections()
     }
@@ -175,6 +181,8 @@ extension OutboundWiring {
         let runner = QueueRunner(
             spool: spool, transport: transport, route: try router(configuration), policy: policy(configuration),
             reportingMTA: configuration.hostname, local: local, logger: logger)
-        return QueueRunnerService(runner: runner, closeConnections: { await transport.shutdown() })
+        return QueueRunnerService(
+            runner: runner, closeConnections: { await transport.shutdown() },
+            shutdownGrace: configuration.limits.shutdownGrace)
     }
 }

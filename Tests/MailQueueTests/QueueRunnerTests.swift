@@ -25,6 +25,7 @@ final class ScriptedTransport: OutboundTransport {
     private struct State {
         var outcomes: [String: RecipientResult.Outcome] = [:]
         var requests: [OutboundRequest] = []
+        var isNotificationPassedOn = false
     }
 
     private let state = Mutex(State())
@@ -35,17 +36,20 @@ final class ScriptedTransport: OutboundTransport {
 
     var requests: [OutboundRequest] { state.withLock { $0.requests } }
 
+    /// The next hop takes NOTIFY itself (it offered DSN).
+    func passNotificationsOn() { state.withLock { $0.isNotificationPassedOn = true } }
+
     func deliver(_ request: OutboundRequest) async -> [RecipientResult] {
-        let outcomes = state.withLock { state in
+        let (outcomes, isPassedOn) = state.withLock { state in
             state.requests.append(request)
-            return state.outcomes
+            return (state.outcomes, state.isNotificationPassedOn)
         }
         return request.recipients.map { recipient in
             switch outcomes[recipient.address] ?? .delivered {
             case .delivered:
                 return RecipientResult(
                     address: recipient.address, outcome: .delivered, status: "2.0.0", diagnostic: "smtp; 250 2.0.0 Ok",
-                    remoteMTA: "mx.remote.test[127.0.0.2]")
+                    remoteMTA: "mx.remote.test[127.0.0.2]", isNotificationPassedOn: isPassedOn)
             case .deferred:
                 return RecipientResult(
                     address: recipient.address, outcome: .deferred, status: "4.4.1",
@@ -494,5 +498,119 @@ struct QueueFixture {
         #expect(!fixture.spool.contains(id: id))
         task.cancel()
         await task.value
+    }
+    @Test func noSuccessReportWhenTheNextHopTookNotify() async throws {
+        let fixture = try QueueFixture()
+        defer { fixture.directory.remove() }
+        fixture.transport.passNotificationsOn()
+        _ = try await fixture.enqueue(to: ["bob@remote.test"], notify: ["SUCCESS"])
+
+        await fixture.runner.runOnce()
+
+        #expect(fixture.mailboxes.messages.isEmpty)
+        #expect(try fixture.spool.list().isEmpty)
+    }
+
+    @Test func anAdministratorsBounceSurvivesAReportThatCouldNotBeStored() async throws {
+        let fixture = try QueueFixture()
+        defer { fixture.directory.remove() }
+        fixture.transport.set("bob@remote.test", .deferred)
+        let id = try await fixture.enqueue(to: ["bob@remote.test"])
+        await fixture.runner.runOnce()
+        try QueueAdministration(spool: fixture.spool).bounce(id)
+        fixture.mailboxes.failFromNowOn()
+        fixture.transport.set("bob@remote.test", .delivered)
+
+        await fixture.runner.runOnce()
+        #expect(fixture.record(id)?.isBounceRequested == true)
+        #expect(fixture.record(id)?.nextAttempt == .distantPast)
+
+        // Still a bounce on the next run, not a delivery.
+        await fixture.runner.runOnce()
+        #expect(fixture.transport.requests.count == 1)
+    }
+
+    @Test func stopLetsADeliveryInProgressRecordItsStateThenReturns() async throws {
+        let transport = HangingTransport()
+        let directory = try TemporarySpoolDirectory()
+        defer { directory.remove() }
+        let spool = Spool(directory: directory.path)
+        let runner = QueueRunner(
+            spool: spool, transport: transport, route: { NextHop(target: .mailExchangers(domain: $0, port: 25)) },
+            policy: QueuePolicy(), reportingMTA: "mail.local.test", local: LocalMailboxes().delivery,
+            logger: Logger(label: "test.queue"))
+        let id = try await spool.enqueue(
+            Envelope(sender: "alice@local.test", recipients: [.init(address: "bob@remote.test")], receivedAt: Date()),
+            message: Array("Subject: x\r\n\r\nx\r\n".utf8))
+        let task = Task { await runner.run(shutdownGrace: .milliseconds(100)) }
+        await transport.waitUntilCalled()
+
+        runner.stop()
+        await task.value
+
+        // Interrupted, not lost: deferred and still queued.
+        #expect(spool.contains(id: id))
+        #expect(spool.readRecord(id: id)?.recipients.first?.state == .deferred)
+    }
+
+    // MARK: - Parts
+
+    @Test(.timeLimit(.minutes(1))) func wakeSignalEndsAWaitAtOnce() async {
+        let signal = QueueWakeSignal()
+        // Kept for the next wait when nobody waits.
+        signal.signal()
+        await signal.wait(timeout: .seconds(3600))
+        // And ends a wait in progress.
+        let waiter = Task { await signal.wait(timeout: .seconds(3600)) }
+        try? await Task.sleep(for: .milliseconds(50))
+        signal.signal()
+        await waiter.value
+    }
+
+    @Test func limiterHandsSlotsOnInOrder() async {
+        let limiter = ConcurrencyLimiter<String>(limit: 2)
+        await limiter.acquire("a")
+        await limiter.acquire("a")
+        await limiter.acquire("b")
+        #expect(await limiter.holders("a") == 2)
+        #expect(await limiter.holders("b") == 1)
+        let third = Task { await limiter.acquire("a") }
+        try? await Task.sleep(for: .milliseconds(20))
+        #expect(await limiter.holders("a") == 2)
+        await limiter.release("a")
+        await third.value
+        #expect(await limiter.holders("a") == 2)
+        await limiter.release("a")
+        await limiter.release("a")
+        #expect(await limiter.holders("a") == 0)
+    }
+}
+
+/// A next hop that never answers: `deliver` returns (deferred) only when cancelled,
+/// as the SMTP client does.
+final class HangingTransport: OutboundTransport {
+    private let called = Mutex<[CheckedContinuation<Void, Never>]?>([])
+
+    func waitUntilCalled() async {
+        await withCheckedContinuation { continuation in
+            let isDone = called.withLock { waiters -> Bool in
+                guard waiters != nil else { return true }
+                waiters?.append(continuation)
+                return false
+            }
+            if isDone { continuation.resume() }
+        }
+    }
+
+    func deliver(_ request: OutboundRequest) async -> [RecipientResult] {
+        let waiters = called.withLock { waiters in
+            defer { waiters = nil }
+            return waiters ?? []
+        }
+        for waiter in waiters { waiter.resume() }
+        while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(10)) }
+        return request.recipients.map {
+            RecipientResult(address: $0.address, outcome: .deferred, status: "4.4.2", diagnostic: "delivery interrupted")
+        }
     }
 }

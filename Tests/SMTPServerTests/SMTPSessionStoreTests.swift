@@ -5,6 +5,7 @@ import MailCore
 import MailQueue
 import MailStore
 import NIOCore
+import Synchronization
 import Testing
 
 @testable import SMTPProtocol
@@ -34,6 +35,10 @@ struct SMTPSessionStoreTests {
         let services = SMTPServices(
             directory: NoUsers(), authenticator: Authenticator(directory: NoUsers()), delivery: FullMailboxes(),
             spool: spool, logger: Logger(label: "test"), now: { 0 })
+        // The queue runner is told of every committed message: none may be, since the
+        // runner could send it before the local failure takes it back.
+        let committed = Mutex<[String]>([])
+        spool.observeEnqueues { id in committed.withLock { $0.append(id) } }
         let mailbox = SMTPMailbox(localPart: "carol", domain: .name("remote.test"))
         var transaction = SMTPTransaction(sender: .null, parameters: MailParameters())
         transaction.recipients = [
@@ -47,5 +52,8 @@ struct SMTPSessionStoreTests {
             queueID: "S1", user: nil)
         #expect(outcome == .mailboxFull)
         #expect(try spool.list().isEmpty)
+        #expect(committed.withLock { $0 }.isEmpty)
+        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: directory + "/tmp")) ?? []
+        #expect(leftovers.isEmpty)
     }
 }

@@ -93,6 +93,11 @@ struct OutboundConfigurationTests {
             host = "mx.c.example:25"
             username = "u"
             colour = "blue"
+            [routes."d.example"]
+            host = "mx.d.example:587"
+            tls = "opportunistic"
+            username = "u"
+            password = "p"
             """
         let found = problems(in: text).map(\.key)
         #expect(found.contains("[dns] servers"))
@@ -103,6 +108,8 @@ struct OutboundConfigurationTests {
         #expect(found.contains("[routes.b.example] tls"))
         #expect(found.contains("[routes.c.example] username"))
         #expect(found.contains("[routes.c.example] colour"))
+        // Opportunistic TLS may fall back to plaintext or take any certificate.
+        #expect(found.contains("[routes.d.example] tls"))
     }
 
     @Test func routesWinOverTheRelayWhichWinsOverMX() throws {
