@@ -24,40 +24,72 @@ public import NIOCore
 public enum DataEncoder {
     /// The dot-stuffed message with its terminator, appended to `buffer`.
     public static func encode(_ message: some Collection<UInt8>, into buffer: inout ByteBuffer) {
-        buffer.reserveCapacity(minimumWritableBytes: message.count + message.count / 64 + 8)
+        // One concrete loop over contiguous bytes, copying the runs between the places
+        // that need a byte inserted: the generic per-byte loop was 4–5% of the queue's
+        // CPU in bench/outbound.sh (perf).
+        let isDone: Bool? = message.withContiguousStorageIfAvailable { bytes in
+            encode(bytes: bytes, into: &buffer)
+            return true
+        }
+        if isDone == nil {
+            Array(message).withUnsafeBufferPointer { encode(bytes: $0, into: &buffer) }
+        }
+    }
+
+    static func encode(bytes: UnsafeBufferPointer<UInt8>, into buffer: inout ByteBuffer) {
+        let cr = UInt8(ascii: "\r")
+        let lf = UInt8(ascii: "\n")
+        let dot = UInt8(ascii: ".")
+        buffer.reserveCapacity(minimumWritableBytes: bytes.count + bytes.count / 64 + 8)
+        var runStart = 0
         var atLineStart = true
         var previousWasCR = false
-        for byte in message {
-            switch byte {
-            case UInt8(ascii: "\n"):
+        func flush(upTo end: Int) {
+            if end > runStart { buffer.writeBytes(UnsafeBufferPointer(rebasing: bytes[runStart..<end])) }
+            runStart = end
+        }
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == lf {
                 // CRLF, or a bare LF that becomes one.
-                if !previousWasCR { buffer.writeInteger(UInt8(ascii: "\r")) }
-                buffer.writeInteger(byte)
+                if !previousWasCR {
+                    flush(upTo: index)
+                    buffer.writeInteger(cr)
+                }
                 atLineStart = true
                 previousWasCR = false
+                index += 1
                 continue
-            case UInt8(ascii: "\r"):
+            }
+            if byte == cr {
                 // A CR after a CR: the first was bare.
-                if previousWasCR { buffer.writeInteger(UInt8(ascii: "\n")) }
-                buffer.writeInteger(byte)
+                if previousWasCR {
+                    flush(upTo: index)
+                    buffer.writeInteger(lf)
+                }
                 previousWasCR = true
+                index += 1
                 continue
-            default:
-                break
             }
             if previousWasCR {
                 // A bare CR ends the line too.
-                buffer.writeInteger(UInt8(ascii: "\n"))
+                flush(upTo: index)
+                buffer.writeInteger(lf)
                 atLineStart = true
                 previousWasCR = false
             }
             // RFC 5321 §4.5.2: double a leading period.
-            if atLineStart && byte == UInt8(ascii: ".") { buffer.writeInteger(UInt8(ascii: ".")) }
-            buffer.writeInteger(byte)
+            if atLineStart && byte == dot {
+                flush(upTo: index)
+                buffer.writeInteger(dot)
+            }
             atLineStart = false
+            index += 1
         }
+        flush(upTo: bytes.count)
         if previousWasCR {
-            buffer.writeInteger(UInt8(ascii: "\n"))
+            buffer.writeInteger(lf)
             atLineStart = true
         }
         if !atLineStart { buffer.writeString("\r\n") }
