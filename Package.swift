@@ -348,6 +348,7 @@ let package = Package(
                 "SMTPClient", "SMTPServer", "SMTPProtocol", "MailQueue", "DNS", "Directory", "MailStore", "MailCore",
                 "SASL", "ServerSupport", "MailTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log"),
                 // A test CA and a server certificate it signs, for certificate verification.
                 .product(name: "X509", package: "swift-certificates"), .product(name: "SwiftASN1", package: "swift-asn1"),

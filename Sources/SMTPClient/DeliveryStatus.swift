@@ -35,15 +35,20 @@ enum DeliveryStatus {
     static func diagnostic(of reply: SMTPReply, limit: Int) -> String { "smtp; " + text(of: reply, limit: limit) }
 
     /// What a recipient's outcome in a transaction means for the queue.
+    ///
+    /// - Parameter isNotificationPassedOn: the RCPT carried DSN parameters to a server
+    ///   that offered DSN; for a delivered recipient, that server now reports success
+    ///   itself (RFC 3461 §5.2.2), so no "relayed" report is due from us.
     static func result(
         for outcome: SMTPClientTransactionStateMachine.RecipientOutcome, address: String,
-        interruption: @autoclosure () -> String, remoteMTA: String, limit: Int
+        interruption: @autoclosure () -> String, remoteMTA: String, isNotificationPassedOn: Bool, limit: Int
     ) -> RecipientResult {
         switch outcome {
         case .delivered(let reply):
             return RecipientResult(
                 address: address, outcome: .delivered, status: status(of: reply),
-                diagnostic: diagnostic(of: reply, limit: limit), remoteMTA: remoteMTA)
+                diagnostic: diagnostic(of: reply, limit: limit), remoteMTA: remoteMTA,
+                isNotificationPassedOn: isNotificationPassedOn)
         case .refused(let reply):
             // RFC 5321 §4.2.1: 5yz is permanent; 4yz, and anything out of place, is not.
             let isPermanent = reply.code / 100 == 5
@@ -70,7 +75,20 @@ enum DeliveryStatus {
             return "host \(host) sent data after its reply to STARTTLS (possible response injection)"
         case .connect: return "connect to \(host): \(error.detail)"
         case .io: return "I/O error with \(host) while \(phase.rawValue): \(error.detail)"
+        case .cancelled: return interrupted
         }
+    }
+
+    /// The diagnostic of a recipient whose delivery stopped because its task was
+    /// cancelled. Only the queue runner's shutdown cancels deliveries, so that is what
+    /// it says; the recipient is deferred (4.4.2) and tried again after the restart.
+    static let interrupted = "delivery interrupted: the server is shutting down"
+
+    /// Every recipient without a final answer when the delivery was cancelled.
+    static func interruption(remoteMTA: String? = nil, relay: String? = nil) -> DeliveryFailure {
+        DeliveryFailure(
+            disposition: .final(.deferred), status: "4.4.2", diagnostic: interrupted, remoteMTA: remoteMTA,
+            relay: relay)
     }
 
     static func truncated(_ text: String, limit: Int) -> String {

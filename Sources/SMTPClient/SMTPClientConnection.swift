@@ -2,10 +2,15 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import SMTPProtocol
+import Synchronization
 
 /// One TCP connection to one address of a server, seen from async code: send
 /// commands, read replies, switch to TLS — each with a deadline. Every call hops to the
 /// channel's event loop and back; nothing here blocks a loop.
+///
+/// Cancellation: cancelling the task that waits closes the connection, which ends the
+/// wait at once with `.cancelled` instead of after the step's timeout (minutes, RFC 5321
+/// §4.5.3.2). A connection whose task was cancelled is closed for good.
 final class SMTPClientConnection: Sendable {
     let channel: any Channel
     private let handler: NIOLoopBound<SMTPReplyHandler>
@@ -41,11 +46,17 @@ final class SMTPClientConnection: Sendable {
         } catch {
             throw SMTPClientError(.connect, "not an IP address")
         }
+        if Task.isCancelled { throw SMTPClientError(.cancelled) }
+        // The channel exists (the initializer runs) before the connect does, so a
+        // cancellation can close it mid-connect; one that comes before the initializer
+        // makes the initializer fail.
+        let pending = PendingConnect()
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(TimeAmount(timeout))
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    guard pending.opened(channel) else { throw SMTPClientError(.cancelled) }
                     if let implicitTLS {
                         try channel.pipeline.syncOperations.addHandler(
                             NIOSSLClientHandler(context: implicitTLS, serverHostname: serverHostname))
@@ -56,9 +67,18 @@ final class SMTPClientConnection: Sendable {
             }
         let channel: any Channel
         do {
-            channel = try await bootstrap.connect(to: socketAddress).get()
+            channel = try await withTaskCancellationHandler {
+                try await bootstrap.connect(to: socketAddress).get()
+            } onCancel: {
+                pending.cancel()
+            }
         } catch {
+            if Task.isCancelled { throw SMTPClientError(.cancelled) }
             throw Self.connectError(error)
+        }
+        if Task.isCancelled {
+            channel.close(promise: nil)
+            throw SMTPClientError(.cancelled)
         }
         do {
             let handler = try await channel.eventLoop.submit {
@@ -76,12 +96,8 @@ final class SMTPClientConnection: Sendable {
     /// The next reply within `timeout`.
     func readReply(timeout: Duration) async throws(SMTPClientError) -> SMTPReply {
         let handler = self.handler
-        let future = channel.eventLoop.flatSubmit { handler.value.nextReply(timeout: TimeAmount(timeout)) }
-        do {
-            return try await future.get()
-        } catch {
-            throw SMTPReplyHandler.translate(error)
-        }
+        return try await wait(
+            for: channel.eventLoop.flatSubmit { handler.value.nextReply(timeout: TimeAmount(timeout)) })
     }
 
     /// Writes `commands` in one write (RFC 2920: a pipelined group goes out together).
@@ -94,12 +110,7 @@ final class SMTPClientConnection: Sendable {
     /// Writes raw octets (message content) within `timeout`.
     func write(_ buffer: ByteBuffer, timeout: Duration) async throws(SMTPClientError) {
         let handler = self.handler
-        let future = channel.eventLoop.flatSubmit { handler.value.write(buffer, timeout: TimeAmount(timeout)) }
-        do {
-            try await future.get()
-        } catch {
-            throw SMTPReplyHandler.translate(error)
-        }
+        try await wait(for: channel.eventLoop.flatSubmit { handler.value.write(buffer, timeout: TimeAmount(timeout)) })
     }
 
     /// Sends STARTTLS and reads the reply; on `220` the TLS handshake runs before this
@@ -115,14 +126,11 @@ final class SMTPClientConnection: Sendable {
         try await send([.startTLS], timeout: timeout)
         let reply = try await readReply(timeout: timeout)
         guard reply.code == 220 else {
-            _ = try? await handshake.get()
+            // Failed already ("not started"), or fails as the connection closes.
+            _ = try? await wait(for: handshake)
             return reply
         }
-        do {
-            try await handshake.get()
-        } catch {
-            throw SMTPReplyHandler.translate(error)
-        }
+        try await wait(for: handshake)
         return reply
     }
 
@@ -144,6 +152,22 @@ final class SMTPClientConnection: Sendable {
         try? await channel.close()
     }
 
+    /// Waits for `future` (which a closed connection fails); cancelling the waiting
+    /// task closes the connection, so the wait ends at once with `.cancelled`.
+    private func wait<Value: Sendable>(for future: EventLoopFuture<Value>) async throws(SMTPClientError) -> Value {
+        let channel = self.channel
+        do {
+            return try await withTaskCancellationHandler {
+                try await future.get()
+            } onCancel: {
+                channel.close(promise: nil)
+            }
+        } catch {
+            if Task.isCancelled { throw SMTPClientError(.cancelled) }
+            throw SMTPReplyHandler.translate(error)
+        }
+    }
+
     /// What went wrong while connecting, in the system's words.
     static func connectError(_ error: any Error) -> SMTPClientError {
         switch error {
@@ -158,5 +182,28 @@ final class SMTPClientConnection: Sendable {
         default:
             return SMTPClientError(.connect, "\(error)")
         }
+    }
+}
+
+/// The channel of a connection being made, for a cancellation to close (it runs on any
+/// thread, hence the lock; never held across I/O).
+private final class PendingConnect: Sendable {
+    private let state = Mutex<(channel: (any Channel)?, isCancelled: Bool)>((nil, false))
+
+    /// Records the new channel; false when the connect was cancelled already.
+    func opened(_ channel: any Channel) -> Bool {
+        state.withLock { state in
+            guard !state.isCancelled else { return false }
+            state.channel = channel
+            return true
+        }
+    }
+
+    func cancel() {
+        let channel = state.withLock { state in
+            state.isCancelled = true
+            return state.channel
+        }
+        channel?.close(promise: nil)
     }
 }

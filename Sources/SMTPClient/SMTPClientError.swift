@@ -23,6 +23,9 @@ struct SMTPClientError: Error, Sendable, Equatable, CustomStringConvertible {
         case injectedAfterStartTLS
         /// Anything else the network stack reported.
         case io
+        /// The task running the delivery was cancelled (the queue runner stops when the
+        /// server shuts down): the connection was closed rather than waited on.
+        case cancelled
     }
 
     let kind: Kind

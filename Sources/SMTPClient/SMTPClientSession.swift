@@ -255,6 +255,16 @@ struct SMTPClientSession: Sendable {
         var interruption: String
     }
 
+    /// RFC 3461 §4: DSN parameters go only to a server that offers DSN.
+    private var passesOnDSN: Bool { capabilities.isExtended && capabilities.supportsDSN }
+
+    /// Whether `recipient`'s RCPT carries its NOTIFY/ORCPT on this session: the server
+    /// offered DSN, so once it accepts the message, it is the one to report on this
+    /// recipient and no "relayed" DSN is due from us (RFC 3461 §5.2.2).
+    func passesOnNotification(for recipient: PreparedEnvelope.Recipient) -> Bool {
+        passesOnDSN && recipient.transactionRecipient.parameters != RecipientParameters()
+    }
+
     /// Why this session cannot carry `envelope` at all (RFC 6531 §3.4, RFC 6152,
     /// RFC 3030 §3, RFC 1870 §6): every recipient bounces, and the session stays usable.
     func refusal(of envelope: PreparedEnvelope, limits: SMTPClientLimits) -> DeliveryFailure? {
@@ -295,13 +305,13 @@ struct SMTPClientSession: Sendable {
             }
             parameters.smtpUTF8 = envelope.needsSMTPUTF8
             // RFC 3461 §4: DSN parameters only to a server that offers DSN.
-            if capabilities.supportsDSN {
+            if passesOnDSN {
                 parameters.ret = envelope.ret
                 parameters.envelopeID = envelope.envelopeID
             }
         }
         let recipients = envelope.recipients.map { recipient in
-            isExtended && capabilities.supportsDSN
+            passesOnDSN
                 ? recipient.transactionRecipient
                 : SMTPClientTransactionStateMachine.Recipient(path: recipient.transactionRecipient.path)
         }
@@ -412,6 +422,9 @@ struct SMTPClientSession: Sendable {
             case .connect: status = "4.4.1"
             case .badReply: status = "4.5.0"
             case .timeout, .connectionClosed, .io: status = "4.4.2"
+            case .cancelled:
+                // Not this address's fault, and no other address is tried.
+                throw DeliveryStatus.interruption(remoteMTA: connection.remoteMTA, relay: connection.relay)
             }
             throw DeliveryFailure(
                 disposition: .tryNextAddress, status: status,

@@ -43,9 +43,11 @@ final class SMTPConnectionCache: Sendable {
     }
 
     /// Keeps `session` for `connectionCacheTime`, or closes it when the cache is shut
-    /// down or the session has carried its share of transactions.
+    /// down, the session has carried its share of transactions, or the delivery's task
+    /// was cancelled (the server is shutting down: nothing is kept for later).
     func checkIn(_ session: SMTPClientSession, for nextHop: NextHop) async {
-        guard session.transactionCount < settings.limits.maximumTransactionsPerConnection,
+        guard !Task.isCancelled,
+            session.transactionCount < settings.limits.maximumTransactionsPerConnection,
             settings.limits.maximumCachedConnections > 0
         else {
             await session.quit(settings: settings)
@@ -79,14 +81,20 @@ final class SMTPConnectionCache: Sendable {
     /// Sessions cached right now (for tests and metrics).
     var count: Int { state.withLock { $0.entries.count } }
 
-    /// Closes every cached session; later check-ins are closed at once.
+    /// Closes every cached session; later check-ins are closed at once. The QUITs run
+    /// side by side, so this takes at most one quit timeout, however many are cached.
     func shutdown() async {
         let sessions = state.withLock { state -> [SMTPClientSession] in
             state.isShutDown = true
             defer { state.entries.removeAll() }
             return state.entries.map(\.session)
         }
-        for session in sessions { await session.quit(settings: settings) }
+        let settings = self.settings
+        await withDiscardingTaskGroup { group in
+            for session in sessions {
+                group.addTask { await session.quit(settings: settings) }
+            }
+        }
     }
 
     private func expire(_ id: UInt64) {

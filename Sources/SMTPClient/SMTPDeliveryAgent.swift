@@ -28,6 +28,10 @@ import Synchronization
 /// next delivery to the same next hop (after RSET). `deliver` never throws and never
 /// logs a password or message text.
 ///
+/// Cancelling the task that calls `deliver` (the queue runner's shutdown) ends it
+/// promptly: the connection is closed (not cached), no further address is tried, and
+/// every recipient without a final answer is deferred (4.4.2, "delivery interrupted").
+///
 /// - SeeAlso: RFC 5321 §3, §4.5.3.2 (timeouts), §5.1 (locating the target host),
 ///   RFC 7505 (null MX), RFC 3207 (STARTTLS), RFC 8314 (implicit TLS), RFC 4954 (AUTH),
 ///   RFC 3463 (status codes), RFC 3464 §2.3.5–6 (Remote-MTA, Diagnostic-Code)
@@ -115,6 +119,7 @@ public final class SMTPDeliveryAgent: OutboundTransport {
     }
 
     private func attempt(_ envelope: PreparedEnvelope, nextHop: NextHop) async -> Attempt {
+        if Task.isCancelled { return final(envelope, failure: DeliveryStatus.interruption()) }
         // A cached session to the same next hop goes first (no DNS, no handshake).
         while let session = cache.checkOut(nextHop) {
             if await session.reset(settings: settings) {
@@ -172,6 +177,7 @@ public final class SMTPDeliveryAgent: OutboundTransport {
         var addressesTried = 0
         var failedSessions = 0
         hosts: for candidate in candidates {
+            if Task.isCancelled { return final(envelope, failure: DeliveryStatus.interruption()) }
             let addresses: [String]
             if let literal = candidate.literal {
                 addresses = [literal]
@@ -184,6 +190,7 @@ public final class SMTPDeliveryAgent: OutboundTransport {
                 }
             }
             for address in addresses {
+                if Task.isCancelled { return final(envelope, failure: DeliveryStatus.interruption()) }
                 guard addressesTried < limits.maximumAddressesTried else { break hosts }
                 addressesTried += 1
                 switch await open(candidate, address: address, port: port, nextHop: nextHop, destination: destination) {
@@ -233,6 +240,7 @@ public final class SMTPDeliveryAgent: OutboundTransport {
                 serverHostname: serverHostname, limits: limits, group: group, timeout: timeouts.connect)
         } catch {
             let remote = "\(candidate.host)[\(address)]:\(port)"
+            if error.kind == .cancelled { return .failure(DeliveryStatus.interruption(relay: remote)) }
             return .failure(
                 DeliveryFailure(
                     disposition: .tryNextAddress, status: "4.4.1",
@@ -268,7 +276,8 @@ public final class SMTPDeliveryAgent: OutboundTransport {
         for (recipient, recipientOutcome) in zip(envelope.recipients, outcome.recipients) {
             results[recipient.index] = DeliveryStatus.result(
                 for: recipientOutcome, address: recipient.address, interruption: outcome.interruption,
-                remoteMTA: connection.remoteMTA, limit: limits.maximumDiagnosticLength)
+                remoteMTA: connection.remoteMTA, isNotificationPassedOn: session.passesOnNotification(for: recipient),
+                limit: limits.maximumDiagnosticLength)
         }
         if outcome.isSessionReusable {
             await cache.checkIn(session, for: nextHop)

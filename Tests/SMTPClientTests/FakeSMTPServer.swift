@@ -39,6 +39,10 @@ final class FakeSMTPServer: Sendable {
         /// Answer DATA with `data` even when MAIL or every RCPT was refused (a broken
         /// server); otherwise such a DATA gets 554, as RFC 2920 §3.1 expects.
         var acceptDataWithoutRecipients = false
+        /// Answer QUIT only once this many connections have sent it, then all at once:
+        /// a client that quits its connections one after another never gets there, and
+        /// each connection it closes before the answer is a violation.
+        var holdQuitUntil: Int?
     }
 
     /// What one connection saw.
@@ -49,6 +53,8 @@ final class FakeSMTPServer: Sendable {
         /// final `.` line; BDAT: the chunks joined).
         var messages: [[UInt8]] = []
         var violations: [String] = []
+        /// The connection has closed (either side).
+        var isClosed = false
     }
 
     private let channel: any Channel
@@ -89,6 +95,26 @@ final class FakeSMTPServer: Sendable {
 
     final class Recorder: Sendable {
         private let state = Mutex<[Dialogue]>([])
+        /// Connections waiting for the answer to their QUIT (`Script.holdQuitUntil`),
+        /// and how many connections have said QUIT.
+        private let quits = Mutex<(held: [Int: any Channel], count: Int)>(([:], 0))
+
+        /// Holds the QUIT of connection `index`; returns every held connection when
+        /// `until` connections have said QUIT, for them to be answered.
+        func holdQuit(_ index: Int, channel: any Channel, until: Int) -> [any Channel] {
+            quits.withLock { quits in
+                quits.count += 1
+                quits.held[index] = channel
+                guard quits.count >= until else { return [] }
+                defer { quits.held = [:] }
+                return Array(quits.held.values)
+            }
+        }
+
+        /// Forgets connection `index`; true when its QUIT was still unanswered.
+        func releaseQuit(_ index: Int) -> Bool {
+            quits.withLock { $0.held.removeValue(forKey: index) != nil }
+        }
 
         func newConnection() -> Int {
             state.withLock { dialogues in
@@ -144,6 +170,15 @@ private final class FakeSMTPHandler: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         if let greeting = script.greeting { send(greeting, context) }
         context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let wasQuitHeld = recorder.releaseQuit(index)
+        recorder.record(index) { dialogue in
+            dialogue.isClosed = true
+            if wasQuitHeld { dialogue.violations.append("closed before QUIT was answered") }
+        }
+        context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -270,9 +305,17 @@ private final class FakeSMTPHandler: ChannelInboundHandler {
         case "STARTTLS": send(script.startTLS, context)
         case "AUTH": send(script.auth, context)
         case "QUIT":
-            send("221 2.0.0 Bye", context)
             mode = .closed
-            context.close(promise: nil)
+            guard let until = script.holdQuitUntil else {
+                send("221 2.0.0 Bye", context)
+                context.close(promise: nil)
+                return
+            }
+            for channel in recorder.holdQuit(index, channel: context.channel, until: until) {
+                channel.writeAndFlush(ByteBuffer(string: "221 2.0.0 Bye\r\n")).whenComplete { _ in
+                    channel.close(promise: nil)
+                }
+            }
         default: send("502 5.5.2 Error: command not recognized", context)
         }
     }

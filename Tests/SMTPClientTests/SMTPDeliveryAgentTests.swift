@@ -251,6 +251,30 @@ struct SMTPDeliveryAgentTests {
         #expect(lines.contains("RCPT TO:<bob@remote.test>"))
     }
 
+    /// RFC 3461 §5.2.2: a server that offers DSN and is given the recipient's NOTIFY
+    /// and ORCPT reports success itself, so the queue owes no "relayed" report for a
+    /// delivered recipient; a server without DSN gets no DSN parameters and reports
+    /// nothing. A bounced recipient is ours to report either way.
+    @Test(arguments: [true, false])
+    func marksNotificationsPassedOnToADSNServer(_ offersDSN: Bool) async throws {
+        var script = FakeSMTPServer.Script()
+        script.ehlo =
+            "250-mx.remote.test\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n250 " + (offersDSN ? "DSN" : "8BITMIME")
+        script.rcpt = { address in address == "bob@remote.test" ? "550 5.1.1 unknown" : "250 2.1.5 Ok" }
+        let server = try await FakeSMTPServer.start(script)
+        defer { Task { await server.stop() } }
+        let agent = makeAgent(loopbackResolver())
+        let results = await agent.deliver(
+            makeRequest(
+                recipients: ["carol@remote.test", "bob@remote.test"], nextHop: server.host(),
+                notify: ["SUCCESS", "FAILURE"], withORCPT: true))
+        await agent.shutdown()
+        #expect(results.map(\.outcome) == [.delivered, .bounced])
+        #expect(results.map(\.isNotificationPassedOn) == [offersDSN, false])
+        #expect(
+            server.dialogue().lines.contains { $0.hasPrefix("RCPT TO:<carol@remote.test> NOTIFY=") } == offersDSN)
+    }
+
     /// RFC 5321 §4.1.1.1: a server that does not know EHLO gets HELO, and no ESMTP
     /// parameters.
     @Test func fallsBackToHELO() async throws {
@@ -642,7 +666,9 @@ struct SMTPDeliveryAgentTests {
     }
 
     /// Bytes behind the 220 to STARTTLS would be read as if they came over TLS (the
-    /// client side of CVE-2011-0411): the connection fails instead.
+    /// client side of CVE-2011-0411): the connection fails instead. The fake speaks no
+    /// TLS, so this only shows the end to end result (the handshake would fail on the
+    /// bytes anyway); `SMTPReplyHandlerTests` checks the injection check itself.
     @Test func refusesRepliesInjectedAfterSTARTTLS() async throws {
         var script = FakeSMTPServer.Script()
         script.ehlo = "250-mx.remote.test\r\n250-PIPELINING\r\n250 STARTTLS"
@@ -727,6 +753,34 @@ struct SMTPDeliveryAgentTests {
         _ = await agent.deliver(makeRequest(nextHop: server.host(tls: .opportunistic)))
         await agent.shutdown()
         #expect(server.connections == 2)
+    }
+
+    /// `shutdown` says QUIT on every cached connection at once: the server answers no
+    /// QUIT before all three have arrived, so quitting one connection after another
+    /// would close the first ones on the quit timeout, unanswered.
+    @Test(.timeLimit(.minutes(1))) func shutdownQuitsCachedConnectionsTogether() async throws {
+        var script = FakeSMTPServer.Script()
+        script.holdQuitUntil = 3
+        let server = try await FakeSMTPServer.start(script)
+        defer { Task { await server.stop() } }
+        var resolver = FakeResolver()
+        let hosts = ["mx1.remote.test", "mx2.remote.test", "mx3.remote.test"]
+        for host in hosts { resolver.hosts[host] = .success(["127.0.0.1"]) }
+        var timeouts = testTimeouts
+        timeouts.quit = .seconds(10)
+        let agent = makeAgent(resolver, timeouts: timeouts)
+        for host in hosts {
+            let results = await agent.deliver(
+                makeRequest(nextHop: NextHop(target: .host(host, port: server.port), tls: .none)))
+            #expect(results.map(\.outcome) == [.delivered])
+        }
+        #expect(agent.cachedConnectionCount == 3)
+        await agent.shutdown()
+        #expect(agent.cachedConnectionCount == 0)
+        for index in 0..<3 {
+            #expect(server.dialogue(index).lines.last == "QUIT")
+            #expect(server.dialogue(index).violations == [])
+        }
     }
 
     @Test func cachedConnectionsExpire() async throws {
