@@ -356,8 +356,12 @@ final class IMAPConnection: @unchecked Sendable {
         let handle: any IMAPMailbox
         let snapshot: MailboxSnapshot
         do {
-            guard let opened = try await services.store.open(account: account, mailbox: storeName) as? any IMAPMailbox
-            else {
+            // SELECT takes the mailbox's new messages (the store may move them out of
+            // Maildir's new/, as Dovecot does); EXAMINE leaves them. \Recent is ours,
+            // per session (`claimRecent`), whatever the store does.
+            let opened = try await services.store.open(
+                account: account, mailbox: storeName, takingNewMessages: !readOnly)
+            guard let opened = opened as? any IMAPMailbox else {
                 return finish(tag, .no, .cannot, "Mailbox cannot be selected")
             }
             handle = opened

@@ -68,6 +68,24 @@ public protocol MailboxStore: Sendable {
     /// Throws `.notFound` for a mailbox that does not exist; an account that never
     /// received mail has an empty INBOX.
     func open(account: MailAddress, mailbox: String) async throws(StoreError) -> any OpenMailbox
+    /// Opens a mailbox as `open(account:mailbox:)` does; with `takingNewMessages` the
+    /// session takes the messages that arrived since anyone did as its own — IMAP SELECT
+    /// (not EXAMINE or STATUS), POP3 unless it leaves flags alone — and the store may
+    /// then stop keeping them as new: Maildir moves them from `new/` to `cur/`, as
+    /// Dovecot does for a session that drops `\Recent` (`MAILBOX_FLAG_DROP_RECENT`).
+    /// UIDs, flags and what `snapshot()` returns are the same either way; `\Recent`
+    /// stays the protocol's business.
+    func open(account: MailAddress, mailbox: String, takingNewMessages: Bool) async throws(StoreError)
+        -> any OpenMailbox
+}
+
+extension MailboxStore {
+    /// Stores without a notion of new messages open the mailbox as usual.
+    public func open(account: MailAddress, mailbox: String, takingNewMessages: Bool) async throws(StoreError)
+        -> any OpenMailbox
+    {
+        try await open(account: account, mailbox: mailbox)
+    }
 }
 
 /// One opened mailbox. Each call is atomic; an `OK`/`+OK` may be sent once it returns.

@@ -357,6 +357,13 @@ enum IndexDatabase {
             try db.cachedStatement(sql: "UPDATE messages SET file = ?, flags = ?, modseq = ? WHERE mailbox = ? AND uid = ?")
                 .execute(arguments: [file, flags, modificationSequence, mailbox, Int64(uid)])
         }
+
+        /// A file we moved (`new/` → `cur/`): its new name, if the row still has the old one.
+        /// Flags and MODSEQ stay: where a file is is nothing a client sees.
+        static func move(_ db: Database, mailbox: Int64, uid: UInt32, from old: String, to file: String) throws {
+            try db.cachedStatement(sql: "UPDATE messages SET file = ? WHERE mailbox = ? AND uid = ? AND file = ?")
+                .execute(arguments: [file, mailbox, Int64(uid), old])
+        }
     }
 }
 

@@ -32,7 +32,9 @@ import Glibc
 /// scanned and compared with the state in memory; just the new files' rows are written.
 /// Anything else (`cur/` changed, no state yet, times too recent) scans both
 /// directories. A scan is compared with the state in memory while that agrees with the
-/// index's counters (UIDNEXT, HIGHESTMODSEQ), else with the index's rows.
+/// index's counters (UIDNEXT, HIGHESTMODSEQ), else with the index's rows. A session that
+/// takes the new messages (IMAP SELECT, POP3) moves `new/` into `cur/` after its refresh
+/// (`moveNewMessagesToCur`), so that `new/` stays small.
 final class MaildirFolder: @unchecked Sendable {
     // @unchecked: every `var` below is read and written only on `queue`. `place` is
     // behind its own Mutex (COPY reads the directory from another folder's queue) and
@@ -643,6 +645,99 @@ final class MaildirFolder: @unchecked Sendable {
         return (current.messages.filter { wanted.contains($0.uid) }, true)
     }
 
+    /// A session that takes the new messages (IMAP SELECT, POP3; `MailboxStore.open(account:
+    /// mailbox:takingNewMessages:)`) opened the folder, which was just refreshed in the same
+    /// turn of the queue: every message the state has in `new/` moves to
+    /// `cur/<base>:2,<flags>` (its flags, letters in ASCII order, cr.yp.to/proto/maildir.html)
+    /// with the same UID, flags, keywords and MODSEQ — only the file name changes, which no
+    /// client sees. Dovecot does the same when a session drops `\Recent`. So a large INBOX
+    /// filled by delivery keeps a small `new/`, and a refresh after a delivery (which scans
+    /// only `new/` while `cur/` is unchanged) lists a few names instead of every message.
+    ///
+    /// Safety. Only rename(2), within the folder: at any instant, and after a crash at
+    /// any instant, each file is in exactly one of `new/<base>` and `cur/<base>:2,…`, its
+    /// bytes untouched (they were fsynced when it arrived). Both directories are fsynced
+    /// after the batch, then one index transaction records the new names (only for rows
+    /// that still have the old one). A crash before that commit (before, between or after
+    /// the renames, before or after the fsyncs) leaves rows that say `new/<base>` for files
+    /// that are, or may be, in `cur/`; the reconciliation knows a message by its base and
+    /// takes a known base found under another name as a rename by someone else: the row
+    /// keeps its UID, takes the name it finds, and its flags from that name — the row's own
+    /// flags, so not even its MODSEQ changes. Were a row ever ahead of the disk (it says
+    /// `cur/`, the rename did not survive), the same rule follows the file back to `new/`.
+    /// A base in both directories (another program copying it, or a crashed
+    /// link-then-unlink mover) is taken where `cur/` has it. A rename can only replace a
+    /// file with the same base — the same message, bases are unique in a Maildir — never
+    /// another one. So after a crash at any point no message is lost or gets a second UID,
+    /// and the first reconciliation (a full one: no state survives a restart) makes the
+    /// index agree with the files. In a running process, a failure part-way (an fsync or
+    /// index error, an index another writer replaced) leaves the state saying `new/` for
+    /// moved files; the trusted times are dropped before the first rename, so the next
+    /// refresh scans both directories and follows them, and a read that meets `ENOENT`
+    /// reconciles first (`read`).
+    ///
+    /// Others. Everything this process does to the folder (APPEND, COPY, flags, expunge,
+    /// reconciliation) runs on `queue`, as this does, so none of it comes between the
+    /// refresh and the move. Deliveries and other programs do not wait for the queue: a
+    /// file that another program moved or deleted first makes its rename fail (`ENOENT`)
+    /// and is left to the next reconciliation, as is one whose rename fails otherwise (it
+    /// stays where the row says it is); and a delivery into `new/` during the move is no
+    /// message of the state yet, so it is not moved — the next refresh finds it.
+    ///
+    /// Trusted times. Our renames change the times of `new/` and `cur/`. Both are
+    /// forgotten before the first rename and not taken from after the move: a time read
+    /// right after a change is too recent to trust (`MailboxStateCache.settleSeconds`) —
+    /// someone else's change during the move, or in the same clock tick after it, would
+    /// leave the same time (a delivery into `new/` would stay unseen until `new/` changed
+    /// again). So the next refresh scans both directories (against the state in memory,
+    /// also from the cache: no index read), and trusts the times it read before that scan
+    /// only once they are old enough (as every scan does); after that, refreshes are cheap
+    /// again. One full scan per batch moved, as Dovecot rescans `cur/` once its times have
+    /// settled after its own moves.
+    func moveNewMessagesToCur() throws(StoreError) {
+        guard isLoaded, !isDeleted else { return }
+        let moving = paths.indices.filter { paths[$0].utf8.first == UInt8(ascii: "n") }
+        guard !moving.isEmpty else { return }
+        let mailboxID = try ensureRow()
+        let directory = self.directory
+        cache.forget(directory)
+        trustedTimes = TrustedTimes()
+        var moved: [(index: Int, uid: UInt32, from: String, to: String)] = []
+        for index in moving {
+            let source = paths[index]
+            let target = MaildirFileName.curPath(
+                base: MaildirFileName.base(of: source), flags: current.messages[index].flags)
+            do throws(DiskIOError) {
+                try DiskIO.move(directory + "/" + source, directory + "/" + target)
+            } catch where [ENOSPC, EDQUOT, EROFS, EACCES, EPERM, EIO].contains(error.code) {
+                break  // would fail for every file alike: the rest stays in new/
+            } catch {
+                continue  // ENOENT (moved or deleted by another program) or a name cur/ refuses
+            }
+            moved.append((index, current.messages[index].uid, source, target))
+        }
+        guard !moved.isEmpty else { return }
+        try disk { () throws(DiskIOError) in
+            try DiskIO.syncDirectory(directory + "/cur")
+            try DiskIO.syncDirectory(directory + "/new")
+        }
+        let isInStep: Bool = try IndexDatabase.write(database) { db in
+            let state = try IndexDatabase.MailboxRow.fetch(db, id: mailboxID)
+            // Another writer replaced the index: its rows are not the state's (the next
+            // refresh reads them and follows the files).
+            guard self.isInStep(with: state) else { return false }
+            for move in moved {
+                try IndexDatabase.MessageRow.move(db, mailbox: mailboxID, uid: move.uid, from: move.from, to: move.to)
+            }
+            return true
+        }
+        guard isInStep else {
+            isLoaded = false
+            return
+        }
+        for move in moved { rename(move.index, to: move.to) }
+    }
+
     /// Removes the messages `uids` for good; returns whether any was there.
     func expunge(_ uids: [UInt32]) throws(StoreError) -> Bool {
         guard !isDeleted else { return false }
@@ -902,10 +997,13 @@ final class MaildirFolder: @unchecked Sendable {
     }
 
     /// The last user let go: the state goes to the cache, for the next open of the
-    /// folder without a scan, and the index connection is closed.
+    /// folder without an index read (and without a scan while its times are trusted), and
+    /// the index connection is closed. Also a state whose times are not trusted (a write
+    /// of ours just changed them): the next open scans both directories against it, which
+    /// costs what the scan costs, instead of reading every row of the index as well.
     func park() {
         releaseDatabase()
-        guard isLoaded, !isDeleted, let mailboxID, trustedTimes.cur != nil else { return }
+        guard isLoaded, !isDeleted, let mailboxID else { return }
         cache.store(
             directory,
             MailboxStateCache.State(

@@ -24,7 +24,8 @@ import Glibc
 /// vanished are dropped from the index; files another program renamed (flags in the
 /// `:2,` suffix) are followed. A Maildir that Dovecot kept is adopted with its
 /// `dovecot-uidlist` (UIDVALIDITY and every UID), so POP3 UIDLs and IMAP UIDs survive a
-/// move from Dovecot.
+/// move from Dovecot. A session that takes the new messages (IMAP SELECT, POP3) then moves
+/// the files in `new/` to `cur/`, as Dovecot does; EXAMINE and STATUS leave them.
 ///
 /// Every session with the same folder open shares one `MaildirFolder` — one serial queue,
 /// one state — and file and database work runs on that queue, never on the caller's
@@ -66,10 +67,22 @@ public final class MaildirMailboxStore: MailboxFolders {
         self.structureQueues = (0..<8).map { _ in DispatchQueue(label: "tsubame.maildir-account", qos: .userInitiated) }
     }
 
+    /// Opens a mailbox without taking its new messages (IMAP EXAMINE and STATUS): they
+    /// stay in `new/`.
     public func open(account: MailAddress, mailbox: String) async throws(StoreError) -> any OpenMailbox {
+        try await open(account: account, mailbox: mailbox, takingNewMessages: false)
+    }
+
+    /// Opens a mailbox; with `takingNewMessages` (IMAP SELECT, POP3) the messages in
+    /// `new/` then move to `cur/` (`MaildirFolder.moveNewMessagesToCur`), right after the
+    /// refresh, in the same turn of the folder's queue.
+    public func open(account: MailAddress, mailbox: String, takingNewMessages: Bool) async throws(StoreError)
+        -> any OpenMailbox
+    {
         let name = try Self.validName(mailbox, else: .notFound)
         let (folder, _) = try await withFolder(account: account, name: name) { folder throws(StoreError) in
             try folder.refresh()
+            if takingNewMessages { try folder.moveNewMessagesToCur() }
         }
         return MaildirMailbox(store: self, account: account, folder: folder)
     }
@@ -293,8 +306,10 @@ func onQueue<T: Sendable>(
 
 /// The state of folders no session has open (parked by the last one), so that opening
 /// an unchanged mailbox again costs two `lstat` calls instead of a scan and an index
-/// read, and one that only got new mail a scan of `new/`. Valid while `cur/`'s time is
-/// what it was (`MaildirFolder.TrustedTimes`), and only for the same index (mailbox row,
+/// read, one that only got new mail a scan of `new/`, and one whose `cur/` changed (or
+/// whose times were too recent to trust when it was parked, after a write of ours) a scan
+/// of both directories without the index read — the folder decides from the state's
+/// trusted times (`MaildirFolder.refresh`). Valid only for the same index (mailbox row,
 /// UIDVALIDITY; the folder checks UIDNEXT and HIGHESTMODSEQ). Bounded by the number of
 /// messages held.
 final class MailboxStateCache: Sendable {
@@ -339,17 +354,16 @@ final class MailboxStateCache: Sendable {
 
     /// The cached state of `directory`, taken out of the cache (the folder keeps it up to
     /// date from now on, and parks it again), if it is the state of this mailbox row and
-    /// UIDVALIDITY (a rebuilt index starts again at mailbox 1) and `cur/` is unchanged.
+    /// UIDVALIDITY (a rebuilt index starts again at mailbox 1). Whether the directories
+    /// changed since is the folder's next refresh's business: it compares their times
+    /// with the state's trusted ones, as for a state it kept in memory.
     func take(_ directory: String, mailboxID: Int64, uidValidity: UInt32) -> State? {
-        guard let times = Self.directoryTimes(directory) else { return nil }
         let state = contents.withLock { contents -> State? in
             guard let state = contents.states.removeValue(forKey: directory) else { return nil }
             contents.messages -= state.snapshot.messages.count
             return state
         }
-        guard let state, state.mailboxID == mailboxID, state.snapshot.uidValidity == uidValidity,
-            Times.same(state.trustedTimes.cur, times.cur)
-        else { return nil }
+        guard let state, state.mailboxID == mailboxID, state.snapshot.uidValidity == uidValidity else { return nil }
         return state
     }
 
@@ -364,9 +378,7 @@ final class MailboxStateCache: Sendable {
     }
 
     func store(_ directory: String, _ state: State) {
-        guard state.snapshot.messages.count <= limit, state.trustedTimes.cur != nil else {
-            return forget(directory)
-        }
+        guard state.snapshot.messages.count <= limit else { return forget(directory) }
         contents.withLock { contents in
             if let old = contents.states.removeValue(forKey: directory) { contents.messages -= old.snapshot.messages.count }
             // Over the bound: start again rather than track recency (a cache miss only

@@ -198,7 +198,10 @@ public struct POP3Session: LineSession {
             return .maildrop(.inUse, nil)
         }
         do {
-            let mailbox = try await services.store.open(account: address, mailbox: "INBOX")
+            // The session takes the new messages (Maildir: new/ → cur/) unless
+            // `retr_marks_seen` is off: Dovecot's `pop3_no_flag_updates` leaves both alone.
+            let mailbox = try await services.store.open(
+                account: address, mailbox: "INBOX", takingNewMessages: services.retrieveMarksSeen)
             let snapshot = await mailbox.snapshot()
             let messages = snapshot.messages.map { message in
                 POP3ServerStateMachine.Message(

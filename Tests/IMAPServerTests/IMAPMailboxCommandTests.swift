@@ -69,6 +69,24 @@ struct IMAPMailboxCommandTests {
         #expect(await client.command("a3 EXPUNGE") == ["a3 NO [READ-ONLY] Mailbox is read-only"])
     }
 
+    /// SELECT takes the new messages (Maildir moves them to cur/, as Dovecot does);
+    /// EXAMINE and STATUS leave them where they are.
+    @Test func onlySelectTakesTheNewMessages() async {
+        let client = await server.loggedIn()
+        _ = await client.command("a1 STATUS INBOX (MESSAGES)")
+        _ = await client.command("a2 SELECT INBOX")
+        _ = await client.command("a3 UNSELECT")
+        server.store.deliver(Messages.simple(), to: alice)
+        _ = await client.command("a4 EXAMINE INBOX")
+        _ = await client.command("a5 UNSELECT")
+        // \Recent is the sessions' own business, whatever the store does with the new
+        // messages: EXAMINE did not claim the message, this SELECT does.
+        #expect(await client.command("a6 SELECT INBOX").contains("* 1 RECENT"))
+        _ = await client.command("a7 UNSELECT")
+        #expect(await client.command("a8 SELECT INBOX").contains("* 0 RECENT"))
+        #expect(server.store.opensTakingNewMessages.withLock { $0 } == [false, true, false, true, true])
+    }
+
     /// RFC 9051 §6.3.3: EXAMINE never sets \Seen, not even for BODY[].
     @Test func fetchBodyInExamineDoesNotSetSeen() async {
         server.store.deliver(Messages.simple(), to: alice)

@@ -13,6 +13,8 @@ import Synchronization
 final class InMemoryMailStore: MailboxFolders {
     /// Message contents read so far (tests of what is answered without reading).
     let contentReads = Mutex(0)
+    /// `takingNewMessages` of every open so far (plain `open(account:mailbox:)`: false).
+    let opensTakingNewMessages = Mutex<[Bool]>([])
 
     struct StoredMessage {
         var summary: MessageSummary
@@ -96,7 +98,19 @@ final class InMemoryMailStore: MailboxFolders {
 
     // MARK: - MailboxStore
 
+    func open(account: MailAddress, mailbox: String, takingNewMessages: Bool) async throws(StoreError)
+        -> any OpenMailbox
+    {
+        opensTakingNewMessages.withLock { $0.append(takingNewMessages) }
+        return try await openHandle(account: account, mailbox: mailbox)
+    }
+
     func open(account: MailAddress, mailbox: String) async throws(StoreError) -> any OpenMailbox {
+        opensTakingNewMessages.withLock { $0.append(false) }
+        return try await openHandle(account: account, mailbox: mailbox)
+    }
+
+    private func openHandle(account: MailAddress, mailbox: String) async throws(StoreError) -> any OpenMailbox {
         if let problem = MailboxNaming.problem(with: mailbox) { throw StoreError(.notFound, problem) }
         let key = account.canonical
         let id = state.withLock { state -> UInt64? in

@@ -431,10 +431,11 @@ struct MaildirMailboxTests: MaildirTestHelpers {
         }
     }
 
-    /// Random runs of deliveries, appends, flag changes, expunges, and other programs'
-    /// renames and removals, with directory times now trusted and now not (so refreshes
-    /// scan `new/` alone, both directories, or nothing): after every step, what sessions
-    /// see is what a fresh store reads from the index and the directory.
+    /// Random runs of deliveries, appends, flag changes, expunges, sessions that take the
+    /// new messages (new/ → cur/), and other programs' renames and removals, with
+    /// directory times now trusted and now not (so refreshes scan `new/` alone, both
+    /// directories, or nothing): after every step, what sessions see is what a fresh
+    /// store reads from the index and the directory.
     @Test(arguments: [1, 2, 3] as [UInt64])
     func theStateAlwaysMatchesTheIndexAndTheDirectory(seed: UInt64) async throws {
         let root = try TemporaryRoot()
@@ -451,7 +452,7 @@ struct MaildirMailboxTests: MaildirTestHelpers {
             counter += 1
             let uids = await mailbox.snapshot().messages.map(\.uid)
             let files = fileNames(in: maildir + "/new").map { "new/" + $0 } + fileNames(in: maildir + "/cur").map { "cur/" + $0 }
-            switch random.next() % 8 {
+            switch random.next() % 9 {
             case 0:
                 for index in 0..<Int(random.next() % 3 + 1) {
                     try await delivery.deliver(message("d\(step).\(index)"), to: [alice])
@@ -479,6 +480,10 @@ struct MaildirMailboxTests: MaildirTestHelpers {
             case 6:
                 // Another program drops a file straight into cur/.
                 try DiskIO.writeNewFile(maildir + "/cur/\(1_700_000_000 + counter).M\(counter)P9.other:2,F", [message("o\(step)")])
+            case 7:
+                // A session that takes the new messages (SELECT, POP3) comes and goes.
+                let selected = try await store.open(account: alice, mailbox: "INBOX", takingNewMessages: true)
+                await selected.close()
             default:
                 setTime(maildir + "/new", past + counter)
                 setTime(maildir + "/cur", past + counter)
