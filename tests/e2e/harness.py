@@ -111,6 +111,11 @@ class ServerProcess:
         text = "\n".join(lines) + "\n"
         if self.extra_config:
             text += "\n" + self.extra_config.strip() + "\n"
+        if "[dns]" not in self.extra_config:
+            # Mail queued for other domains must not make the queue runner ask the
+            # machine's resolver (traffic stays on loopback): a port where nothing
+            # listens, so lookups fail at once and the mail stays deferred in the queue.
+            text += f'\n[dns]\nservers = ["127.0.0.1:{free_ports(1)[0]}"]\ntimeout = "1s"\nattempts = 1\n'
         with open(os.path.join(self.directory, "tsubame.toml"), "w") as f:
             f.write(text)
 
