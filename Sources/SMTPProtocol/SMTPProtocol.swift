@@ -1,6 +1,7 @@
 // SMTPProtocol — SMTP as values: commands and their parser, replies with enhanced
 // status codes, paths and ESMTP parameters, the DATA decoder, and the server session
-// state machine. Pure: no sockets, no clock, no storage; the SMTPServer module
+// state machine; for the outbound client, the reply decoder, EHLO capabilities,
+// client commands, the dot-stuffing DATA encoder and the transaction state machine. Pure: no sockets, no clock, no storage; the SMTPServer module
 // performs what the state machine asks for.
 //
 // Standards: RFC 5321 (SMTP), RFC 1870 (SIZE), RFC 2034 + RFC 3463 (enhanced status
