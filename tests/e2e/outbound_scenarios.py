@@ -16,7 +16,12 @@ The world of a scenario, all on loopback:
   * for the smarthost: Debian's Postfix as a private instance (own config_directory,
     queue_directory, high port; needs root) requiring STARTTLS + AUTH, its SASL through
     a third Tsubame's `[auth_socket]` (`smtpd_sasl_type = dovecot`), relaying everything
-    to Debian's smtp-sink, which dumps each message to a file.
+    to Debian's smtp-sink, which dumps each message to a file;
+  * Debian's Postfix as an MX too (`outbound_mx_postfix`): mx.postfix.test is 127.0.0.4,
+    a private Postfix on the shared MX port taking postfix.test (STARTTLS offered) and
+    relaying it to smtp-sink; and the smarthost with SASL by the anchors' real Dovecot
+    (`outbound_smarthost_dovecot_sasl`: its auth socket for Postfix, found with
+    `doveconf -n`, user1@example.test / pass; SKIP when the anchors are not running).
 
 Mail is read where it lands: `<data>/mail/<domain>/<local>/{new,cur}/` (a file is
 Return-Path:, Received: fields, then the message as submitted), smtp-sink's dump files.
@@ -66,6 +71,7 @@ import shutil
 import signal
 import smtplib
 import socket
+import stat
 import subprocess
 import tempfile
 import threading
@@ -223,16 +229,17 @@ def remote_mx(port, host=MX_ADDRESS, domain=REMOTE_DOMAIN, users=REMOTE_USERS):
     return server
 
 
-def choose_mx_port():
-    """A port free on 127.0.0.1, 127.0.0.2 and 127.0.0.3 (every MX host shares it)."""
+def choose_mx_port(hosts=(MX_ADDRESS, "127.0.0.1", DEAD_ADDRESS)):
+    """A port free on every address of HOSTS (by default 127.0.0.2, 127.0.0.1 and
+    127.0.0.3): every MX host shares it."""
     for _ in range(50):
         probes = []
         try:
             first = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             probes.append(first)
-            first.bind((MX_ADDRESS, 0))
+            first.bind((hosts[0], 0))
             port = first.getsockname()[1]
-            for host in ("127.0.0.1", DEAD_ADDRESS):
+            for host in hosts[1:]:
                 probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 probes.append(probe)
                 probe.bind((host, port))
@@ -242,7 +249,7 @@ def choose_mx_port():
         finally:
             for probe in probes:
                 probe.close()
-    raise Failure("no port is free on 127.0.0.1, 127.0.0.2 and 127.0.0.3 at once")
+    raise Failure(f"no port is free on {', '.join(hosts)} at once")
 
 
 class World:
@@ -961,12 +968,20 @@ class SmtpSink:
 
 class PostfixSmarthost:
     """A private Postfix (own config_directory, queue_directory and data_directory under
-    BASE, smtpd on 127.0.0.1 and a free port) that requires STARTTLS and AUTH (SASL
-    through SASL_SOCKET, a Tsubame `[auth_socket]`, `smtpd_sasl_type = dovecot`) and
-    relays everything to [127.0.0.1]:RELAY_PORT. With SASL_SOCKET None: no TLS, no AUTH,
-    relays for 127.0.0.1 (mynetworks), as the benchmark's Postfix."""
+    BASE, smtpd on HOST (127.0.0.1) and PORT (a free one when None)), passing everything
+    it accepts to [127.0.0.1]:RELAY_PORT. Three roles:
 
-    def __init__(self, base, relay_port, sasl_socket=None):
+      * a smarthost (SASL_SOCKET given): requires STARTTLS and AUTH, SASL through
+        SASL_SOCKET with `smtpd_sasl_type = dovecot` (a Tsubame `[auth_socket]` or the
+        anchors' real Dovecot), relays for authenticated clients only;
+      * an MX (RELAY_DOMAINS given, e.g. "postfix.test"): accepts mail for those domains
+        only, from anyone, without AUTH; offers STARTTLS and logs each TLS session
+        (`smtpd_tls_loglevel = 1`) and its TLS in the Received field it adds;
+      * neither: no TLS, no AUTH, relays for 127.0.0.1 (mynetworks), as the benchmark's
+        Postfix."""
+
+    def __init__(self, base, relay_port, sasl_socket=None, host="127.0.0.1", port=None, relay_domains=None,
+                 hostname="smarthost.relay.test"):
         self.base = base
         self.config = os.path.join(base, "etc")
         self.queue = os.path.join(base, "queue")
@@ -974,7 +989,11 @@ class PostfixSmarthost:
         self.maillog = os.path.join(base, "postfix.log")
         self.relay_port = relay_port
         self.sasl_socket = sasl_socket
-        self.port = None
+        self.host = host
+        self.fixed_port = port
+        self.relay_domains = relay_domains
+        self.hostname = hostname
+        self.port = port
         self.started = False
 
     @staticmethod
@@ -988,29 +1007,40 @@ class PostfixSmarthost:
         os.chown(private, pwd.getpwnam("postfix").pw_uid, 0)
         return private
 
+    def certificate(self):
+        """A self-signed certificate for `hostname`: the smtpd_tls_* settings using it."""
+        cert, key = os.path.join(self.config, "cert.pem"), os.path.join(self.config, "key.pem")
+        result = subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+             "-days", "2", "-subj", f"/CN={self.hostname}"], capture_output=True, text=True, timeout=60)
+        check(result.returncode == 0, f"openssl could not make {self.hostname}'s certificate: {describe(result)}")
+        os.chmod(key, 0o600)
+        return [f"smtpd_tls_cert_file = {cert}", f"smtpd_tls_key_file = {key}", "smtpd_tls_loglevel = 1"]
+
     def start(self):
         for path in (self.config, self.queue, self.data):
             os.makedirs(path, exist_ok=True)
             os.chmod(path, 0o755)
         os.chmod(self.base, 0o755)
         os.chown(self.data, pwd.getpwnam("postfix").pw_uid, 0)
+        domain = self.hostname.partition(".")[2] or self.hostname
         settings = [
             "compatibility_level = 3.6",
             f"queue_directory = {self.queue}",
             f"data_directory = {self.data}",
             "mail_owner = postfix",
             "setgid_group = postdrop",
-            "myhostname = smarthost.relay.test",
-            "mydomain = relay.test",
+            f"myhostname = {self.hostname}",
+            f"mydomain = {domain}",
             "myorigin = $myhostname",
             "mydestination =",
             "local_recipient_maps =",
-            "relay_domains =",
+            f"relay_domains = {self.relay_domains or ''}".rstrip(),
             f"relayhost = [127.0.0.1]:{self.relay_port}",
             "smtp_dns_support_level = disabled",
             "smtp_tls_security_level = none",
             "mynetworks = 127.0.0.1/32",
-            "inet_interfaces = 127.0.0.1",
+            "inet_interfaces = 127.0.0.1",  # master.cf binds smtpd to HOST itself
             "inet_protocols = ipv4",
             "alias_maps =",
             "alias_database =",
@@ -1023,22 +1053,20 @@ class PostfixSmarthost:
             "biff = no",
         ]
         if self.sasl_socket is not None:
-            cert, key = os.path.join(self.config, "cert.pem"), os.path.join(self.config, "key.pem")
-            result = subprocess.run(
-                ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                 "-days", "2", "-subj", "/CN=smarthost.relay.test"], capture_output=True, text=True, timeout=60)
-            check(result.returncode == 0, f"openssl could not make the smarthost's certificate: {describe(result)}")
-            os.chmod(key, 0o600)
-            settings += [
+            settings += self.certificate() + [
                 "smtpd_tls_security_level = encrypt",
-                f"smtpd_tls_cert_file = {cert}",
-                f"smtpd_tls_key_file = {key}",
                 "smtpd_tls_auth_only = yes",
                 "smtpd_sasl_auth_enable = yes",
                 "smtpd_sasl_type = dovecot",
                 f"smtpd_sasl_path = {self.sasl_socket}",
                 "smtpd_relay_restrictions = permit_sasl_authenticated, reject",
                 "smtpd_recipient_restrictions = permit_sasl_authenticated, reject",
+            ]
+        elif self.relay_domains:
+            settings += self.certificate() + [
+                "smtpd_tls_security_level = may",
+                "smtpd_tls_received_header = yes",
+                "smtpd_relay_restrictions = reject_unauth_destination",
             ]
         else:
             settings += [
@@ -1047,9 +1075,12 @@ class PostfixSmarthost:
             ]
         last = ""
         for _ in range(3):
-            (self.port,) = free_ports(1)
+            if self.fixed_port is None:
+                (self.port,) = free_ports(1)
+            master_cf = private_master_cf(self.port)
+            master_cf = master_cf.replace(f"127.0.0.1:{self.port} inet ", f"{self.host}:{self.port} inet ", 1)
             with open(os.path.join(self.config, "master.cf"), "w") as f:
-                f.write(private_master_cf(self.port))
+                f.write(master_cf)
             with open(os.path.join(self.config, "main.cf"), "w") as f:
                 f.write("\n".join(settings) + "\n")
             code, output = postfix(self.config, "check")
@@ -1062,13 +1093,13 @@ class PostfixSmarthost:
             deadline = time.monotonic() + 15
             while time.monotonic() < deadline:
                 try:
-                    with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    with socket.create_connection((self.host, self.port), timeout=1):
                         return self
                 except OSError:
                     time.sleep(0.1)
             last = file_tail(self.maillog)
             self.stop()
-        raise Failure(f"Postfix's smtpd did not listen on 127.0.0.1:{self.port}; log: {last}")
+        raise Failure(f"Postfix's smtpd did not listen on {self.host}:{self.port}; log: {last}")
 
     def log(self):
         try:
@@ -1093,15 +1124,23 @@ def smarthost_missing():
 
 
 @contextlib.contextmanager
-def smarthost_chain():
+def smarthost_chain(sasl_socket=None):
     """(auth Tsubame, Postfix smarthost, smtp-sink): Postfix on a high port requiring
-    STARTTLS + AUTH against the auth Tsubame's socket, relaying to smtp-sink."""
+    STARTTLS + AUTH against the auth Tsubame's socket, relaying to smtp-sink. With
+    SASL_SOCKET (an existing Dovecot auth socket), Postfix uses that and there is no
+    auth Tsubame (None)."""
     base = tempfile.mkdtemp(prefix="tsubame-e2e-smarthost-")
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, base, True)
         sink = SmtpSink(base)
         stack.callback(sink.stop)
         sink.start()
+        if sasl_socket is not None:
+            smarthost = PostfixSmarthost(base, sink.port, sasl_socket=sasl_socket)
+            stack.callback(smarthost.stop)
+            smarthost.start()
+            yield None, smarthost, sink
+            return
         socket_path = os.path.join(PostfixSmarthost.private_directory(base), "auth")
         auth = ServerProcess(services=("smtp",), hostname="auth.relay.test", extra_config=(
             f'[auth_socket]\npath = "{socket_path}"\nmode = "0660"\nuser = "postfix"\n'
@@ -1193,6 +1232,213 @@ def outbound_smarthost_postfix():
         dns.stop()
 
 
+# MARK: - Debian's Postfix as the MX, the anchors' Dovecot as the smarthost's SASL
+
+
+POSTFIX_DOMAIN = "postfix.test"
+POSTFIX_MX_ADDRESS = "127.0.0.4"   # mx.postfix.test: a private Debian Postfix
+
+
+def outbound_mx_postfix():
+    """Debian's Postfix as the remote MTA found through MX: postfix.test MX 10
+    mx.postfix.test, A 127.0.0.4, where a private Postfix listens on the `[outbound]
+    mx_port`, offering STARTTLS (self-signed), relaying postfix.test to smtp-sink. The
+    message arrives byte-exact, over TLS (Postfix's log and Received field), and the
+    queue empties."""
+    reason = smarthost_missing()
+    if reason:
+        raise Skip(reason)
+    zone = standard_zone()
+    zone[POSTFIX_DOMAIN] = [("MX", 10, f"mx.{POSTFIX_DOMAIN}")]
+    zone[f"mx.{POSTFIX_DOMAIN}"] = [("A", POSTFIX_MX_ADDRESS)]
+    recipient = f"someone@{POSTFIX_DOMAIN}"
+    base = tempfile.mkdtemp(prefix="tsubame-e2e-mx-postfix-")
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, base, True)
+        dns = stack.enter_context(DNSResponder(zone))
+        sink = SmtpSink(base)
+        stack.callback(sink.stop)
+        sink.start()
+        port = choose_mx_port((POSTFIX_MX_ADDRESS, "127.0.0.1"))
+        mx = PostfixSmarthost(base, sink.port, host=POSTFIX_MX_ADDRESS, port=port, relay_domains=POSTFIX_DOMAIN,
+                              hostname=f"mx.{POSTFIX_DOMAIN}")
+        stack.callback(mx.stop)
+        mx.start()
+        local = stack.enter_context(local_server(dns, port, minimal_backoff="10m", maximal_backoff="20m"))
+        message_id, message = make_message("mx-postfix", to=recipient)
+        submit(local, [recipient], message)
+        arrived = wait_for(lambda: sink.find(message), 15)
+        check(arrived, f"{message_id} did not reach smtp-sink through the Postfix MX {POSTFIX_MX_ADDRESS}:{port} "
+              f"within 15 s; local queue: {queue_text(local)!r}; local log: {local.log_tail(6)}; "
+              f"Postfix log: {file_tail(mx.maillog, 8)}")
+        check(len(arrived) == 1, f"smtp-sink holds {len(arrived)} copies of {message_id}, expected 1")
+        dump = arrived[0].decode("utf-8", "replace")
+        check(f"X-Mail-Args: <{ALICE}>" in dump, f"the sink's envelope sender is not <{ALICE}>: {dump[:400]!r}")
+        check(f"X-Rcpt-Args: <{recipient}>" in dump, f"the sink's recipient is not <{recipient}>: {dump[:400]!r}")
+        check(dns.queried(POSTFIX_DOMAIN, "MX") and dns.queried(f"mx.{POSTFIX_DOMAIN}", "A"),
+              f"Tsubame did not look up {POSTFIX_DOMAIN} MX and mx.{POSTFIX_DOMAIN} A: {dns.queried()}")
+        log = mx.log()
+        queued = re.search(rf"smtpd\[(\d+)\]: (\w+): client=.*\n(?:.*\n)*?.*cleanup\[\d+\]: \2: "
+                           rf"message-id={re.escape(message_id)}", log)
+        check(queued, f"Postfix's log does not show its smtpd receiving {message_id}: {file_tail(mx.maillog, 10)}")
+        tls = re.search(rf"smtpd\[{queued.group(1)}\]: \S+ TLS connection established from \S+: (TLSv[\d.]+) "
+                        r"with cipher (\S+)", log)
+        check(tls, f"Postfix's log shows no TLS session in the smtpd that received {message_id} although the MX "
+              f"offers STARTTLS ([outbound] tls = \"opportunistic\"): {file_tail(mx.maillog, 10)}")
+        received = re.search(rf"(?ms)^Received: from {re.escape(LOCAL_HOSTNAME)} .*?(?=^\S)", dump)
+        check(received and "using TLS" in received.group(0),
+              f"Postfix's Received field does not name the EHLO {LOCAL_HOSTNAME} and TLS: "
+              f"{received.group(0) if received else dump[:600]!r}")
+        check(re.search(rf"to=<{re.escape(recipient)}>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:{sink.port}.*status=sent",
+                        log), f"Postfix did not log its relay of {recipient} to smtp-sink: {file_tail(mx.maillog, 6)}")
+        wait_until_empty(local, what="after the delivery to the Postfix MX, the queue")
+        return (f"MX mx.{POSTFIX_DOMAIN} {POSTFIX_MX_ADDRESS}:{port} (Postfix, {tls.group(1)} {tls.group(2)}) → "
+                f"smtp-sink 127.0.0.1:{sink.port}")
+
+
+ANCHORS_USER = "user1@example.test"
+ANCHORS_PASSWORD = "pass"
+ANCHORS_AUTH_SOCKET = "/var/spool/postfix/private/auth"  # what setup-anchors.sh configures
+
+def handshake_as_postfix(path):
+    """(True, handshake lines) when user postfix (as Postfix's smtpd runs) can connect to
+    the auth socket PATH and read the server's handshake up to DONE; (False, why) else."""
+    entry = pwd.getpwnam("postfix")
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: drop to postfix, connect, pass on what the server says
+        code = 1
+        try:
+            os.close(reader)
+            os.setgroups([])
+            os.setgid(entry.pw_gid)
+            os.setuid(entry.pw_uid)
+            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            client.settimeout(3)
+            client.connect(path)
+            data = b""
+            while b"\nDONE\n" not in data:
+                chunk = client.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            client.close()
+            os.write(writer, data)
+            code = 0
+        except BaseException as error:  # reported through the pipe
+            with contextlib.suppress(BaseException):
+                os.write(writer, f"{type(error).__name__}: {error}".encode())
+        finally:
+            os._exit(code)
+    os.close(writer)
+    output = b""
+    with os.fdopen(reader, "rb") as pipe:
+        output = pipe.read()
+    _, status = os.waitpid(child, 0)
+    text = output.decode("utf-8", "replace")
+    if os.waitstatus_to_exitcode(status) != 0:
+        return False, text
+    return True, text.splitlines()
+
+
+def anchors_auth_socket():
+    """(path, None): the anchors' running Dovecot's auth socket for Postfix, which user
+    postfix can connect to and which answers with Dovecot's auth handshake offering
+    PLAIN; or (None, why not). Only reads: the anchors' configuration stays as it is."""
+    doveconf = shutil.which("doveconf")
+    if doveconf is None:
+        return None, ("Dovecot is not installed (no doveconf): the anchors are not set up "
+                      "(../shared/anchors/setup-anchors.sh)")
+    result = subprocess.run([doveconf, "-n"], capture_output=True, text=True, timeout=30)
+    if result.returncode != 0:
+        return None, f"`doveconf -n` failed: {describe(result)}"
+    candidates = []
+    block = re.search(r"(?ms)^service auth \{\n(.*?)^\}", result.stdout)
+    if block:
+        candidates = [path for path in re.findall(r"(?m)^\s*unix_listener (\S+) \{", block.group(1))
+                      if path.startswith("/")]
+    candidates.sort(key=lambda path: "postfix" not in path)
+    if ANCHORS_AUTH_SOCKET not in candidates:
+        candidates.append(ANCHORS_AUTH_SOCKET)
+    base_dir = subprocess.run([doveconf, "-h", "base_dir"], capture_output=True, text=True, timeout=30).stdout.strip()
+    pid_file = os.path.join(base_dir or "/run/dovecot", "master.pid")
+    try:
+        with open(pid_file) as f:
+            os.kill(int(f.read().split()[0]), 0)
+    except (OSError, ValueError, IndexError) as error:
+        return None, (f"the anchors' Dovecot is not running ({pid_file}: {error}); start it with "
+                      "../shared/anchors/setup-anchors.sh")
+    problems = []
+    for path in candidates:
+        try:
+            if not stat.S_ISSOCK(os.stat(path).st_mode):
+                problems.append(f"{path} is not a socket")
+                continue
+        except OSError as error:
+            problems.append(f"{path}: {error.strerror}")
+            continue
+        answered, lines = handshake_as_postfix(path)
+        if not answered or not lines or not lines[0].startswith("VERSION\t1\t") or "DONE" not in lines:
+            problems.append(f"{path} does not answer user postfix with Dovecot's auth handshake: "
+                            f"{str(lines)[:200]!r}")
+            continue
+        if not any(line.startswith("MECH\tPLAIN") for line in lines):
+            problems.append(f"{path} does not offer PLAIN: {lines}")
+            continue
+        return path, None
+    return None, "the anchors' Dovecot auth socket is not reachable: " + "; ".join(problems)
+
+
+def outbound_smarthost_dovecot_sasl():
+    """The Postfix smarthost with SASL by the anchors' real Dovecot (its Postfix auth
+    socket, read from `doveconf -n`, used as an absolute smtpd_sasl_path; nothing of the
+    anchors changes): Tsubame's [relay] as user1@example.test. A wrong password first
+    (one attempt: deferred with Dovecot's 535), then the right one (delivered to
+    smtp-sink; this success also clears the penalty Dovecot keeps for 127.0.0.1)."""
+    reason = smarthost_missing()
+    if reason:
+        raise Skip(reason)
+    socket_path, reason = anchors_auth_socket()
+    if socket_path is None:
+        raise Skip(reason)
+    recipient = "someone@elsewhere.test"
+    with contextlib.ExitStack() as stack:
+        dns = stack.enter_context(DNSResponder(standard_zone()))
+        _, smarthost, sink = stack.enter_context(smarthost_chain(sasl_socket=socket_path))
+        relay = {"host": f"127.0.0.1:{smarthost.port}", "tls": "starttls", "verify_certificate": False,
+                 "username": ANCHORS_USER, "password": "not the password"}
+        # minimal_backoff 10m: a single attempt with the wrong password, not a stream of them.
+        with local_server(dns, choose_mx_port(), relay=relay, minimal_backoff="10m", maximal_backoff="20m") as local:
+            message_id, message = make_message("dovecot-sasl-wrong-password", to=recipient)
+            submit(local, [recipient], message)
+            listing = wait_for_queue(local, lambda l: recipient_states(l).get(recipient, ("",))[0] == "deferred",
+                                     15, f"with a wrong relay password, {recipient} should be 'deferred'")
+            shown = queue_ok(local, "show", listing[0]["id"])
+            check("deferred" in shown and "535" in shown,
+                  f"`queue show` does not give the smarthost's 535 (Dovecot refused the password): {shown!r}; "
+                  f"Postfix log: {file_tail(smarthost.maillog, 6)}")
+            check(re.search(r"SASL PLAIN authentication failed|SASL LOGIN authentication failed", smarthost.log()),
+                  f"Postfix did not log a SASL failure: {file_tail(smarthost.maillog, 6)}")
+            check(not sink.find(message), "the message sent with a wrong password reached smtp-sink")
+        relay["password"] = ANCHORS_PASSWORD
+        with local_server(dns, choose_mx_port(), relay=relay) as local:
+            message_id, message = make_message("dovecot-sasl", to=recipient)
+            submit(local, [recipient], message)
+            arrived = wait_for(lambda: sink.find(message), 15)
+            check(arrived, f"{message_id} did not reach smtp-sink through the Postfix smarthost (SASL by Dovecot) "
+                  f"within 15 s; local queue: {queue_text(local)!r}; local log: {local.log_tail(6)}; "
+                  f"Postfix log: {file_tail(smarthost.maillog, 8)}")
+            dump = arrived[0].decode("utf-8", "replace")
+            check(f"X-Mail-Args: <{ALICE}>" in dump, f"the sink's envelope sender is not <{ALICE}>: {dump[:400]!r}")
+            check(f"X-Rcpt-Args: <{recipient}>" in dump, f"the sink's recipient is not <{recipient}>: {dump[:400]!r}")
+            check(re.search(rf"sasl_username={re.escape(ANCHORS_USER)}", smarthost.log()),
+                  f"Postfix did not log a client authenticated by Dovecot (sasl_username={ANCHORS_USER}): "
+                  f"{file_tail(smarthost.maillog, 8)}")
+            wait_until_empty(local)
+        return (f"Postfix smarthost 127.0.0.1:{smarthost.port}, smtpd_sasl_path = {socket_path} (the anchors' "
+                f"Dovecot) → smtp-sink 127.0.0.1:{sink.port}")
+
+
 def queries_under(dns, domain):
     return [q for q in dns.queried() if q[1] == domain or q[1].endswith("." + domain)]
 
@@ -1269,6 +1515,8 @@ SCENARIOS = [
     outbound_null_mx,
     outbound_expiry,
     outbound_smarthost_postfix,
+    outbound_mx_postfix,
+    outbound_smarthost_dovecot_sasl,
     outbound_restart,
     outbound_parallel,
 ]
