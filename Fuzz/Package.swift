@@ -17,6 +17,9 @@ let package = Package(
         .executableTarget(
             name: "FuzzDataDecoder",
             dependencies: ["FuzzDriver", .product(name: "SMTPProtocol", package: "tsubame-root")]),
+        .executableTarget(
+            name: "FuzzSMTPReply",
+            dependencies: ["FuzzDriver", .product(name: "SMTPProtocol", package: "tsubame-root")]),
         .executableTarget(name: "FuzzSASL", dependencies: ["FuzzDriver", .product(name: "SASL", package: "tsubame-root")]),
         .executableTarget(
             name: "FuzzIMAPCommand", dependencies: ["FuzzDriver", .product(name: "IMAPProtocol", package: "tsubame-root")]),

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-60}; shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(FuzzSMTPCommand FuzzDataDecoder FuzzSASL FuzzPOP3 FuzzIMAPCommand FuzzMIMEStructure FuzzDNSMessage FuzzConfiguration)
+[ ${#targets[@]} -gt 0 ] || targets=(FuzzSMTPCommand FuzzDataDecoder FuzzSASL FuzzPOP3 FuzzIMAPCommand FuzzMIMEStructure FuzzDNSMessage FuzzSMTPReply FuzzConfiguration)
 ln -sfn .. tsubame-root
 for target in "${targets[@]}"; do
     # Debug builds: sanitizer builds of every dependency in release take far longer on
