@@ -10,7 +10,7 @@ struct ImapLoad: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "imap-load",
         abstract: "IMAP load generator (SwiftNIO client) for Tsubame's benchmarks.",
-        subcommands: [Login.self, FetchAll.self, NewMail.self, Mixed.self])
+        subcommands: [Login.self, FetchAll.self, NewMail.self, Mixed.self, Commands.self])
 }
 
 // MARK: - login
