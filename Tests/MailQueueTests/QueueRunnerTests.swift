@@ -93,13 +93,17 @@ struct QueueFixture {
     let runner: QueueRunner
     var policy: QueuePolicy
 
-    init(policy: QueuePolicy = QueuePolicy(), route: (@Sendable (String) -> NextHop)? = nil) throws {
+    /// - Parameter outbound: another transport than the scripted one.
+    init(
+        policy: QueuePolicy = QueuePolicy(), route: (@Sendable (String) -> NextHop)? = nil,
+        outbound: (any OutboundTransport)? = nil
+    ) throws {
         directory = try TemporarySpoolDirectory()
         spool = Spool(directory: directory.path)
         self.policy = policy
         let clock = clock
         runner = QueueRunner(
-            spool: spool, transport: transport,
+            spool: spool, transport: outbound ?? transport,
             route: route ?? { NextHop(target: .mailExchangers(domain: $0, port: 25)) },
             policy: policy, reportingMTA: "mail.local.test", local: mailboxes.delivery,
             logger: Logger(label: "test.queue"), now: { clock.now })
@@ -532,16 +536,10 @@ struct QueueFixture {
 
     @Test func stopLetsADeliveryInProgressRecordItsStateThenReturns() async throws {
         let transport = HangingTransport()
-        let directory = try TemporarySpoolDirectory()
-        defer { directory.remove() }
-        let spool = Spool(directory: directory.path)
-        let runner = QueueRunner(
-            spool: spool, transport: transport, route: { NextHop(target: .mailExchangers(domain: $0, port: 25)) },
-            policy: QueuePolicy(), reportingMTA: "mail.local.test", local: LocalMailboxes().delivery,
-            logger: Logger(label: "test.queue"))
-        let id = try await spool.enqueue(
-            Envelope(sender: "alice@local.test", recipients: [.init(address: "bob@remote.test")], receivedAt: Date()),
-            message: Array("Subject: x\r\n\r\nx\r\n".utf8))
+        let fixture = try QueueFixture(outbound: transport)
+        defer { fixture.directory.remove() }
+        let (spool, runner) = (fixture.spool, fixture.runner)
+        let id = try await fixture.enqueue(to: ["bob@remote.test"])
         let task = Task { await runner.run(shutdownGrace: .milliseconds(100)) }
         await transport.waitUntilCalled()
 
