@@ -15,8 +15,10 @@ import Synchronization
 /// is made durable (delivered locally, or spooled) before the recipients it reports
 /// are marked bounced.
 ///
-/// Wake-ups: `wake()` (a new message), the earliest due retry, and every second a
-/// look for the run request `tsubame queue flush` leaves behind.
+/// Wake-ups: `enqueued(_:)` (a new message, named by the spool's observer, so no
+/// directory listing per message), the earliest due retry, every second a look for
+/// the run request `tsubame queue flush` leaves behind, and at `rescanInterval` a
+/// listing of `incoming/` as a safety net.
 ///
 /// - SeeAlso: RFC 5321 §4.5.4 (retry strategy), §6.1 (reliable delivery), RFC 3461,
 ///   RFC 3464; Postfix `qmgr(8)`
@@ -84,8 +86,11 @@ public final class QueueRunner: Sendable {
         self.connectionLimiter = ConcurrencyLimiter(limit: policy.maximumConcurrentDeliveries)
     }
 
-    /// A message was just spooled: look at the queue now.
-    public func wake() {
+    /// Message `id` was just spooled: due now.
+    public func enqueued(_ id: String) {
+        state.withLock { state in
+            if !state.running.contains(id) { state.schedule[id] = .distantPast }
+        }
         signal.signal()
     }
 
@@ -100,8 +105,14 @@ public final class QueueRunner: Sendable {
     /// `shutdownGrace` to finish (their results are recorded); the rest are cancelled
     /// (their recipients stay due, to be tried after the restart) and `run` returns
     /// once they have recorded that. Cancellation skips the grace.
-    public func run(shutdownGrace: Duration = .seconds(30)) async {
+    ///
+    /// - Parameter rescanInterval: how often `incoming/` is listed for messages nobody
+    ///   announced (none are expected: the spool names each one; a file put there by
+    ///   hand is found).
+    public func run(shutdownGrace: Duration = .seconds(30), rescanInterval: Duration = .seconds(60)) async {
         await rescan()
+        let clock = ContinuousClock()
+        var lastListing = clock.now
         while !Task.isCancelled && !state.withLock({ $0.isStopping }) {
             startDueDeliveries()
             let earliest = state.withLock { state in
@@ -117,8 +128,10 @@ public final class QueueRunner: Sendable {
             await signal.wait(timeout: timeout)
             if await blocking({ self.spool.takeRunRequest() }) {
                 await rescan()
-            } else {
+                lastListing = clock.now
+            } else if clock.now - lastListing >= rescanInterval {
                 await pickUpNewMessages()
+                lastListing = clock.now
             }
         }
         await drain(grace: Task.isCancelled ? .zero : shutdownGrace)
@@ -149,8 +162,8 @@ public final class QueueRunner: Sendable {
         }
     }
 
-    /// Runs every due message once and returns when they are done (for tests and
-    /// `tsubame queue flush` without a server).
+    /// Runs every due message once and returns when they are done (tests drive the
+    /// runner with it, step by step on their clock).
     public func runOnce() async {
         await rescan()
         let due = dueMessages()
@@ -473,7 +486,7 @@ public final class QueueRunner: Sendable {
                     smtpUTF8: envelope.smtpUTF8 || !sender.allSatisfy(\.isASCII), receivedAt: moment)
                 let id = try await spool.enqueue(bounce, message: report)
                 logger.info("report queued", metadata: ["queue_id": "\(envelope.id)", "report_id": "\(id)"])
-                wake()
+                enqueued(id)
             }
             logger.info("\(kind) report sent", metadata: ["queue_id": "\(envelope.id)", "to": "\(sender)"])
             return true

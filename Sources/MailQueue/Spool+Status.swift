@@ -1,5 +1,5 @@
 import DurableFiles
-public import Foundation
+import Foundation
 
 #if canImport(Glibc)
 import Glibc

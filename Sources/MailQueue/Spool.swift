@@ -196,14 +196,6 @@ public final class Spool: Sendable {
 
     /// The IDs of the messages in `incoming/`, oldest first. Blocking (it reads a
     /// directory): call it off the event loops, as the queue runner does.
-    /// Takes back a message that was spooled but never acknowledged to the client
-    /// (a later step of the same transaction failed). Best effort: a file left behind
-    /// is at worst one extra delivery, never a lost one.
-    public func remove(id: String) {
-        guard Self.isValidID(id) else { return }
-        DiskIO.removeFile(incomingDirectory + "/" + id)
-    }
-
     public func list() throws(SpoolError) -> [String] {
         let names: [String]
         do {

@@ -99,7 +99,7 @@ public final class Server: Sendable {
             configuration, spool: spool, delivery: delivery, directory: userDatabases,
             group: MultiThreadedEventLoopGroup.singleton)
         let queueRunner = queueService.runner
-        spool.observeEnqueues { _ in queueRunner.wake() }
+        spool.observeEnqueues { id in queueRunner.enqueued(id) }
         let smtpServices = SMTPServices(
             directory: userDatabases, authenticator: authenticator,
             delivery: delivery,

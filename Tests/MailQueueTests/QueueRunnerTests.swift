@@ -470,9 +470,36 @@ struct QueueFixture {
         let fixture = try QueueFixture()
         defer { fixture.directory.remove() }
         let runner = fixture.runner
-        fixture.spool.observeEnqueues { _ in runner.wake() }
+        fixture.spool.observeEnqueues { id in runner.enqueued(id) }
+        // The first is found by the start-up listing; once it is gone, that listing is
+        // over, and only the spool's announcement can bring the second (the next
+        // listing is a minute away).
+        let first = try await fixture.enqueue(to: ["bob@remote.test"])
         let task = Task { await runner.run() }
+        for _ in 0..<500 where fixture.spool.contains(id: first) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         let id = try await fixture.enqueue(to: ["bob@remote.test"])
+
+        for _ in 0..<500 where fixture.spool.contains(id: id) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(!fixture.spool.contains(id: first))
+        #expect(!fixture.spool.contains(id: id))
+        task.cancel()
+        await task.value
+    }
+
+    @Test func aMessageNobodyAnnouncedIsFoundByTheNextListing() async throws {
+        let fixture = try QueueFixture()
+        defer { fixture.directory.remove() }
+        let runner = fixture.runner
+        let task = Task { await runner.run(rescanInterval: .milliseconds(50)) }
+        // Another writer of the same spool, with no observer.
+        let other = Spool(directory: fixture.directory.path)
+        let id = try await other.enqueue(
+            Envelope(sender: "alice@local.test", recipients: [.init(address: "bob@remote.test")], receivedAt: fixture.clock.now),
+            message: Array("Subject: x\r\n\r\nx\r\n".utf8))
 
         for _ in 0..<500 where fixture.spool.contains(id: id) {
             try await Task.sleep(for: .milliseconds(10))
@@ -503,6 +530,7 @@ struct QueueFixture {
         task.cancel()
         await task.value
     }
+
     @Test func noSuccessReportWhenTheNextHopTookNotify() async throws {
         let fixture = try QueueFixture()
         defer { fixture.directory.remove() }

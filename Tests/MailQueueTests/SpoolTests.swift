@@ -235,16 +235,33 @@ func awkwardMessage() -> [UInt8] {
 
 @Suite("Spool: taking back an unacknowledged message")
 struct SpoolRemoveTests {
-    @Test func removeDeletesTheQueueFileAndIgnoresBadIDs() async throws {
+    @Test func discardDeletesTheQueueFileAndIgnoresBadIDs() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tsubame-spool-rm-\(UUID().uuidString)").path
         let spool = Spool(directory: directory)
         let id = try await spool.enqueue(
             Envelope(sender: "a@b.test", recipients: [.init(address: "c@d.test")], receivedAt: Date()), message: Array("x\r\n".utf8))
         #expect(try spool.list() == [id])
-        spool.remove(id: "../../etc/passwd")
+        spool.discard(id: "../../etc/passwd")
         #expect(try spool.list() == [id])
-        spool.remove(id: id)
+        spool.discard(id: id)
         #expect(try spool.list().isEmpty)
+    }
+
+    /// A prepared message is invisible until committed, and a discarded one leaves
+    /// nothing in `tmp/`.
+    @Test func preparedMessagesAreListedOnlyOnceCommitted() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tsubame-spool-2p-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let spool = Spool(directory: directory)
+        let envelope = Envelope(sender: "a@b.test", recipients: [.init(address: "c@d.test")], receivedAt: Date())
+        let kept = try await spool.prepare(envelope, message: Array("x\r\n".utf8))
+        let dropped = try await spool.prepare(envelope, message: Array("y\r\n".utf8))
+        #expect(try spool.list().isEmpty)
+        try await spool.commit(id: kept)
+        spool.discard(id: dropped)
+        #expect(try spool.list() == [kept])
+        #expect(try spool.read(id: kept).1 == Array("x\r\n".utf8))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/tmp").isEmpty)
     }
 }
 
