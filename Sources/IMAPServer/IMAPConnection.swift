@@ -340,14 +340,23 @@ final class IMAPConnection: @unchecked Sendable {
     // MARK: - SELECT, EXAMINE
 
     private func select(_ tag: String, _ name: MailboxName, readOnly: Bool, account: MailAddress) async -> IMAPStep {
-        if let previous = selected {
+        // RFC 9051 §6.3.2: the previous mailbox is closed, whether or not this SELECT
+        // succeeds. Its handle is let go only after the new one is open, so that
+        // re-selecting the same mailbox keeps the store's shared state of it (nothing
+        // to park and load again).
+        let previous = selected
+        if previous != nil {
             selected = nil
             pendingFetch = nil
-            await previous.handle.close()
-            // RFC 9051 §6.3.2: the previous mailbox is closed.
             untagged("OK [CLOSED] Previous mailbox closed")
         }
         savedSearch = []
+        let step = await open(tag, name, readOnly: readOnly, account: account)
+        await previous?.handle.close()
+        return step
+    }
+
+    private func open(_ tag: String, _ name: MailboxName, readOnly: Bool, account: MailAddress) async -> IMAPStep {
         let storeName: String
         switch self.storeName(name) {
         case .success(let value): storeName = value

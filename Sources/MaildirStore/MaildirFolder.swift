@@ -46,6 +46,14 @@ final class MaildirFolder: @unchecked Sendable {
         var name: String
     }
 
+    /// What `publish` leaves for readers off the queue: the state, and the directory
+    /// times it is known to match.
+    private struct Published {
+        var snapshot: MailboxSnapshot
+        var times: TrustedTimes
+        var isLoaded: Bool
+    }
+
     /// A message file just placed in `cur/`, waiting for its index row.
     struct NewFile {
         var base: String
@@ -79,8 +87,12 @@ final class MaildirFolder: @unchecked Sendable {
     private let placeLock: Mutex<Place>
     /// `current` as of the end of the last operation, for `snapshot()` without a trip to
     /// the queue.
-    private let published = Mutex(MailboxSnapshot(uidValidity: 0, uidNext: 1, highestModificationSequence: 0, messages: []))
+    private let published = Mutex(
+        Published(
+            snapshot: MailboxSnapshot(uidValidity: 0, uidNext: 1, highestModificationSequence: 0, messages: []),
+            times: TrustedTimes(), isLoaded: false))
     private let cache: MailboxStateCache
+    private let indexes: IndexConnections
 
     private var openDatabase: DatabaseQueue?
     private var lastUse = DispatchTime.now()
@@ -99,10 +111,13 @@ final class MaildirFolder: @unchecked Sendable {
     private var bases = MessageBaseIndex()
     private var trustedTimes = TrustedTimes()
 
-    init(accountDirectory: String, directory: String, name: String, cache: MailboxStateCache) {
+    init(
+        accountDirectory: String, directory: String, name: String, cache: MailboxStateCache, indexes: IndexConnections
+    ) {
         self.accountDirectory = accountDirectory
         self.placeLock = Mutex(Place(directory: directory, name: name))
         self.cache = cache
+        self.indexes = indexes
         self.queue = DispatchQueue(label: "tsubame.maildir-folder", qos: .userInitiated)
     }
 
@@ -111,7 +126,21 @@ final class MaildirFolder: @unchecked Sendable {
 
     /// The folder's state as every session shares it: as of the last operation on the
     /// queue (a refresh by any session, an append, a flag change, …).
-    var snapshot: MailboxSnapshot { published.withLock { $0 } }
+    var snapshot: MailboxSnapshot { published.withLock { $0.snapshot } }
+
+    /// `snapshot`, when a refresh would find nothing new: the folder is loaded and the
+    /// times of `new/` and `cur/` are the trusted ones its state was published with
+    /// (two `lstat` calls, no trip to the queue — IMAP NOOP and IDLE's checks). Changes
+    /// made through this process are published by the operation that made them; a change
+    /// by another program moves a directory's time. Nil: refresh on the queue.
+    func unchangedSnapshot() -> MailboxSnapshot? {
+        let state = published.withLock { $0 }
+        guard state.isLoaded, let trustedNew = state.times.new, let trustedCur = state.times.cur,
+            let times = MailboxStateCache.directoryTimes(directory),
+            MailboxStateCache.Times.same(times.new, trustedNew), MailboxStateCache.Times.same(times.cur, trustedCur)
+        else { return nil }
+        return state.snapshot
+    }
 
     /// Runs `body` on the queue, then publishes `current`; the index connection is let go
     /// once it has been idle for `databaseLinger`.
@@ -127,7 +156,7 @@ final class MaildirFolder: @unchecked Sendable {
 
     /// Makes `current` what `snapshot` returns. On the queue.
     private func publish() {
-        published.withLock { $0 = current }
+        published.withLock { $0 = Published(snapshot: current, times: trustedTimes, isLoaded: isLoaded && !isDeleted) }
     }
 
     // MARK: - The index connection (on `queue`)
@@ -135,17 +164,18 @@ final class MaildirFolder: @unchecked Sendable {
     private var database: DatabaseQueue {
         get throws(StoreError) {
             if let openDatabase { return openDatabase }
-            let database = try IndexDatabase.open(path: accountDirectory + "/" + IndexDatabase.fileName)
+            let database = try indexes.acquire(accountDirectory)
             openDatabase = database
             return database
         }
     }
 
+    /// Lets go of the account's index (`IndexConnections` closes it once no folder or
+    /// structure change of the account has used it for a moment).
     func releaseDatabase() {
-        guard let database = openDatabase else { return }
-        try? database.close()
+        guard openDatabase != nil else { return }
         openDatabase = nil
-        MemoryTrimmer.shared.connectionClosed()
+        indexes.release(accountDirectory)
     }
 
     private func scheduleRelease() {
@@ -994,6 +1024,7 @@ final class MaildirFolder: @unchecked Sendable {
     func relocate(to place: Place) {
         placeLock.withLock { $0 = place }
         trustedTimes = TrustedTimes()
+        publish()
     }
 
     /// The last user let go: the state goes to the cache, for the next open of the

@@ -41,6 +41,10 @@ public final class MaildirMailboxStore: MailboxFolders {
     let cache: MailboxStateCache
     let notifier: MailboxChangeNotifier?
     let folders = MaildirFolderRegistry()
+    /// The account indexes open now, shared by folders and structure changes.
+    let indexes = IndexConnections()
+    /// Each account's special uses and subscriptions as LIST last read them.
+    let structures = AccountStructureCache()
     /// The host name as it appears in file names (see `MaildirDelivery.encodedHostname`).
     let fileNameHost: String
     let processID: Int32
@@ -205,6 +209,7 @@ final class MaildirMailbox: IMAPMailbox {
     func refresh() async throws(StoreError) -> MailboxSnapshot {
         try checkOpen()
         let folder = self.folder
+        if let snapshot = folder.unchangedSnapshot() { return snapshot }
         return try await folder.run { () throws(StoreError) -> MailboxSnapshot in
             // Deleted by another session: nothing is left in it.
             if !folder.isDeleted { try folder.refresh() }

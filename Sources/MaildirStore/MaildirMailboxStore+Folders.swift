@@ -23,18 +23,21 @@ extension MaildirMailboxStore {
 
     public func mailboxes(account: MailAddress) async throws(StoreError) -> [MailboxInfo] {
         let accountDirectory = accountDirectory(account)
-        return try await onAccountQueue(accountDirectory) { () throws(StoreError) -> [MailboxInfo] in
+        return try await onAccountQueue(accountDirectory, readsOnly: true) { () throws(StoreError) -> [MailboxInfo] in
             try Self.makeInbox(accountDirectory)
-            return try Self.withIndex(accountDirectory) { database throws(StoreError) -> [MailboxInfo] in
-                if try !IndexDatabase.read(database, { try IndexDatabase.isInitialised($0) }) {
-                    try self.makeDefaultMailboxes(accountDirectory, database)
+            let structure = try self.structures.state(of: accountDirectory) { () throws(StoreError) in
+                try self.indexes.with(accountDirectory) { database throws(StoreError) -> AccountStructureCache.State in
+                    if try !IndexDatabase.read(database, { try IndexDatabase.isInitialised($0) }) {
+                        try self.makeDefaultMailboxes(accountDirectory, database)
+                    }
+                    return try IndexDatabase.read(database) { db in
+                        AccountStructureCache.State(
+                            specialUses: try IndexDatabase.specialUses(db), subscriptions: try IndexDatabase.subscriptions(db))
+                    }
                 }
-                let names = try self.folderNames(accountDirectory)
-                let (uses, subscriptions) = try IndexDatabase.read(database) { db in
-                    (try IndexDatabase.specialUses(db), try IndexDatabase.subscriptions(db))
-                }
-                return Self.listing(folders: names, specialUses: uses, subscriptions: subscriptions)
             }
+            let names = try self.folderNames(accountDirectory)
+            return Self.listing(folders: names, specialUses: structure.specialUses, subscriptions: structure.subscriptions)
         }
     }
 
@@ -127,7 +130,7 @@ extension MaildirMailboxStore {
             // The row now, so that UIDVALIDITY is the creation's (higher than any earlier
             // mailbox of this name had). A row left from a folder someone removed behind
             // our back is kept: its UIDs continue, none is reused.
-            try Self.withIndex(accountDirectory) { database throws(StoreError) in
+            try self.indexes.with(accountDirectory) { database throws(StoreError) in
                 try IndexDatabase.write(database) { db in
                     _ = try IndexDatabase.mailbox(named: name, in: db, adopting: directory)
                     try IndexDatabase.setSpecialUse(db, name: name, attribute: use)
@@ -185,7 +188,7 @@ extension MaildirMailboxStore {
                 // subscriptions stay (RFC 9051 §6.3.9). The mailbox is gone already: if
                 // the index cannot be written now, the row left behind is harmless (a
                 // new mailbox of this name continues its UIDs).
-                _ = try? Self.withIndex(accountDirectory) { database throws(StoreError) in
+                _ = try? self.indexes.with(accountDirectory) { database throws(StoreError) in
                     try IndexDatabase.write(database) { db in
                         try db.execute(sql: "DELETE FROM mailboxes WHERE name = ?", arguments: [name])
                         try IndexDatabase.setSpecialUse(db, name: name, attribute: nil)
@@ -283,7 +286,7 @@ extension MaildirMailboxStore {
                     done.append(move)
                 }
                 try disk { () throws(DiskIOError) in try DiskIO.syncDirectory(accountDirectory) }
-                try Self.withIndex(accountDirectory) { database throws(StoreError) in
+                try self.indexes.with(accountDirectory) { database throws(StoreError) in
                     try IndexDatabase.write(database) { db in
                         for table in ["mailboxes", "special_use", "subscriptions"] {
                             try IndexDatabase.renameHierarchy(db, table: table, from: source, to: target)
@@ -351,7 +354,7 @@ extension MaildirMailboxStore {
             // The messages are in the new mailbox now. Should the index fail here, they
             // are still there: its first open gives them new UIDs (keeping the flags in
             // their names), and INBOX's next reconciliation drops their rows.
-            _ = try? Self.withIndex(accountDirectory) { database throws(StoreError) in
+            _ = try? self.indexes.with(accountDirectory) { database throws(StoreError) in
                 try IndexDatabase.write(database) { db in
                     let inboxID = try IndexDatabase.mailbox(named: "INBOX", in: db, adopting: accountDirectory).id
                     var state = try IndexDatabase.MailboxRow.fetch(db, id: inboxID)
@@ -381,7 +384,7 @@ extension MaildirMailboxStore {
         let accountDirectory = accountDirectory(account)
         try await onAccountQueue(accountDirectory) { () throws(StoreError) in
             try Self.makeInbox(accountDirectory)
-            try Self.withIndex(accountDirectory) { database throws(StoreError) in
+            try self.indexes.with(accountDirectory) { database throws(StoreError) in
                 try IndexDatabase.write(database) { db in
                     try IndexDatabase.setSubscribed(db, name: name, subscribed: subscribed)
                 }
@@ -429,18 +432,26 @@ extension MaildirMailboxStore {
     /// The shared folder of `directory`; the caller releases it.
     func acquireFolder(directory: String, accountDirectory: String, name: String) -> MaildirFolder {
         folders.acquire(directory) {
-            MaildirFolder(accountDirectory: accountDirectory, directory: directory, name: name, cache: cache)
+            MaildirFolder(
+                accountDirectory: accountDirectory, directory: directory, name: name, cache: cache, indexes: indexes)
         }
     }
 
-    /// Runs a structure change of the account whose Maildir is `accountDirectory`.
+    /// Runs a structure change of the account whose Maildir is `accountDirectory` (or,
+    /// with `readsOnly`, LIST's read of it). After a change the account's
+    /// `AccountStructureCache` entry is dropped, on the same queue, so the next LIST reads
+    /// the index again.
     private func onAccountQueue<T: Sendable>(
-        _ accountDirectory: String, _ body: @escaping @Sendable () throws(StoreError) -> T
+        _ accountDirectory: String, readsOnly: Bool = false, _ body: @escaping @Sendable () throws(StoreError) -> T
     ) async throws(StoreError) -> T {
         var hasher = Hasher()
         hasher.combine(accountDirectory)
         let index = Int(UInt(bitPattern: hasher.finalize()) % UInt(structureQueues.count))
-        return try await onQueue(structureQueues[index], body)
+        let structures = self.structures
+        return try await onQueue(structureQueues[index]) { () throws(StoreError) -> T in
+            defer { if !readsOnly { structures.forget(accountDirectory) } }
+            return try body()
+        }
     }
 
     /// Runs `body` while every folder of `folders` is held: each one's queue runs our
@@ -459,15 +470,6 @@ extension MaildirMailboxStore {
             Result { () throws(StoreError) -> T in try holding(folders.dropFirst(), body) }
         }
         return try result.get()
-    }
-
-    /// The account's index, open for the length of `body`.
-    static func withIndex<T>(
-        _ accountDirectory: String, _ body: (DatabaseQueue) throws(StoreError) -> T
-    ) throws(StoreError) -> T {
-        let database = try IndexDatabase.open(path: accountDirectory + "/" + IndexDatabase.fileName)
-        defer { try? database.close() }
-        return try body(database)
     }
 
     /// INBOX: the account's Maildir, made on demand (as for an account without mail).

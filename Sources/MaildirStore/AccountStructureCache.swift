@@ -1,0 +1,43 @@
+import MailStore
+import Synchronization
+
+/// What LIST reads from an account's index — special uses and subscriptions, once the
+/// default mailboxes exist — kept in memory so that a LIST of an unchanged account reads
+/// only the directory, not the index.
+///
+/// Only this process writes those tables, and only in structure changes, which run on
+/// the account's structure queue like LIST itself; each change drops the account's entry
+/// when it is done (`MaildirMailboxStore.onAccountQueue`), so an entry is never older
+/// than the index. Bounded: past `limit` accounts the whole cache starts again.
+final class AccountStructureCache: Sendable {
+    struct State: Sendable {
+        var specialUses: [String: String]
+        var subscriptions: [String]
+    }
+
+    let limit: Int
+    private let states = Mutex<[String: State]>([:])
+
+    init(limit: Int = 20_000) {
+        self.limit = limit
+    }
+
+    /// The account's state, read with `load` when not cached. Call on the account's
+    /// structure queue.
+    func state(of accountDirectory: String, load: () throws(StoreError) -> State) throws(StoreError) -> State {
+        if let state = states.withLock({ $0[accountDirectory] }) { return state }
+        let state = try load()
+        states.withLock { states in
+            if states.count >= limit { states.removeAll(keepingCapacity: true) }
+            states[accountDirectory] = state
+        }
+        return state
+    }
+
+    func forget(_ accountDirectory: String) {
+        _ = states.withLock { $0.removeValue(forKey: accountDirectory) }
+    }
+
+    /// How many accounts are cached (tests).
+    var count: Int { states.withLock { $0.count } }
+}

@@ -1,0 +1,193 @@
+import DurableFiles
+import Foundation
+import MailCore
+import MailStore
+import Testing
+@testable import MaildirStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What makes cheap commands cheap: one index connection per account shared by its
+/// folders and LIST (`IndexConnections`), LIST's index state kept until a structure
+/// change (`AccountStructureCache`), and a refresh of an unchanged folder answered
+/// without a trip to its queue (`MaildirFolder.unchangedSnapshot`) — each without
+/// hiding a change.
+struct MaildirSharedStateTests: MaildirTestHelpers {
+    let alice = MailAddress("alice@example.test")!
+    let bob = MailAddress("bob@example.test")!
+
+    func setTime(_ path: String, _ seconds: Int) {
+        var times = [timespec(tv_sec: seconds, tv_nsec: 0), timespec(tv_sec: seconds, tv_nsec: 0)]
+        _ = utimensat(AT_FDCWD, path, &times, 0)
+    }
+
+    func imap(_ mailbox: any OpenMailbox) throws -> any IMAPMailbox {
+        try #require(mailbox as? any IMAPMailbox)
+    }
+
+    // MARK: - IndexConnections
+
+    @Test func anAccountsIndexIsOpenedOnceAndClosedWhenIdle() async throws {
+        let root = try TemporaryRoot()
+        defer { root.remove() }
+        let connections = IndexConnections(linger: 0.05)
+        let aliceDirectory = root.path + "/alice"
+        let bobDirectory = root.path + "/bob"
+        for directory in [aliceDirectory, bobDirectory] { try DiskIO.makeDirectory(directory) }
+        let first = try connections.acquire(aliceDirectory)
+        let second = try connections.acquire(aliceDirectory)
+        #expect(first === second)
+        let other = try connections.acquire(bobDirectory)
+        #expect(other !== first)
+        #expect(connections.openCount == 2)
+        connections.release(aliceDirectory)
+        connections.release(bobDirectory)
+        // One user left: alice's stays open past the linger; bob's closes.
+        #expect(await eventually { connections.openCount == 1 })
+        try #expect(IndexDatabase.read(first) { db in try IndexDatabase.isInitialised(db) } == false)
+        connections.release(aliceDirectory)
+        #expect(await eventually { connections.openCount == 0 })
+        // Opened again on demand, with what was written before.
+        try connections.with(aliceDirectory) { database throws(StoreError) in
+            try IndexDatabase.write(database) { db in try IndexDatabase.markInitialised(db) }
+        }
+        #expect(await eventually { connections.openCount == 0 })
+        try connections.with(aliceDirectory) { database throws(StoreError) in
+            #expect(try IndexDatabase.read(database) { db in try IndexDatabase.isInitialised(db) })
+        }
+    }
+
+    @Test func foldersAndListOfAnAccountShareOneConnection() async throws {
+        let root = try TemporaryRoot()
+        defer { root.remove() }
+        let store = MaildirMailboxStore(root: root.path)
+        _ = try await store.mailboxes(account: alice)
+        let inbox = try await store.open(account: alice, mailbox: "INBOX")
+        let sent = try await store.open(account: alice, mailbox: "Sent")
+        _ = try await store.mailboxes(account: alice)
+        _ = try await store.append(account: alice, mailbox: "Sent", messages: [NewMessage(bytes: message("sent"))])
+        #expect(store.indexes.openCount == 1)
+        let other = try await store.open(account: bob, mailbox: "INBOX")
+        #expect(store.indexes.openCount == 2)
+        for mailbox in [inbox, sent, other] { await mailbox.close() }
+        // Nobody uses them: both close after the linger.
+        #expect(await eventually(seconds: 10) { store.indexes.openCount == 0 })
+        let reopened = try await store.open(account: alice, mailbox: "Sent")
+        #expect(await reopened.snapshot().messages.count == 1)
+        await reopened.close()
+    }
+
+    // MARK: - AccountStructureCache
+
+    @Test func listSeesEveryStructureChangeOfItsOwnProcess() async throws {
+        let root = try TemporaryRoot()
+        defer { root.remove() }
+        let store = MaildirMailboxStore(root: root.path)
+        func listed() async throws -> [String: MailboxInfo] {
+            Dictionary(uniqueKeysWithValues: try await store.mailboxes(account: alice).map { ($0.name, $0) })
+        }
+        var mailboxes = try await listed()
+        #expect(mailboxes["Trash"]?.specialUse == "\\Trash")
+        #expect(store.structures.count == 1)
+
+        try await store.setSubscribed(account: alice, mailbox: "Later", subscribed: true)
+        mailboxes = try await listed()
+        #expect(mailboxes["Later"]?.isSubscribed == true)
+        #expect(mailboxes["Later"]?.exists == false)
+
+        try await store.create(account: alice, mailbox: "Old", specialUse: "\\Archive")
+        try await store.setSubscribed(account: alice, mailbox: "Old", subscribed: true)
+        mailboxes = try await listed()
+        #expect(mailboxes["Old"]?.specialUse == "\\Archive")
+
+        try await store.rename(account: alice, from: "Old", to: "Older")
+        mailboxes = try await listed()
+        #expect(mailboxes["Old"]?.isSubscribed != true)
+        #expect(mailboxes["Older"]?.specialUse == "\\Archive")
+        #expect(mailboxes["Older"]?.isSubscribed == true)
+
+        try await store.delete(account: alice, mailbox: "Older")
+        try await store.setSubscribed(account: alice, mailbox: "Later", subscribed: false)
+        mailboxes = try await listed()
+        #expect(mailboxes["Older"]?.exists != true)
+        #expect(mailboxes["Older"]?.specialUse == nil)
+        #expect(mailboxes["Later"] == nil)
+
+        // A folder another program makes needs no index change: LIST reads the directory.
+        try DiskIO.makeDirectory(MaildirLayout.maildir(root: root.path, address: alice) + "/.Elsewhere")
+        try DiskIO.makeDirectory(MaildirLayout.maildir(root: root.path, address: alice) + "/.Elsewhere/cur")
+        #expect(try await listed()["Elsewhere"]?.exists == true)
+        // And what LIST shows is what a fresh process reads from the index.
+        let fresh = try await MaildirMailboxStore(root: root.path).mailboxes(account: alice)
+        #expect(fresh == (try await store.mailboxes(account: alice)))
+    }
+
+    // MARK: - Refresh without a trip to the queue
+
+    @Test func anUnchangedFolderRefreshesWithoutItsQueue() async throws {
+        let root = try TemporaryRoot()
+        defer { root.remove() }
+        let store = MaildirMailboxStore(root: root.path)
+        let delivery = MaildirDelivery(root: root.path, hostname: "mx")
+        for subject in ["one", "two"] { try await delivery.deliver(message(subject), to: [alice]) }
+        let maildir = MaildirLayout.maildir(root: root.path, address: alice)
+        let past = time(nil) - 600
+        let mailbox = try imap(try await store.open(account: alice, mailbox: "INBOX", takingNewMessages: true))
+        setTime(maildir + "/new", past)
+        setTime(maildir + "/cur", past)
+        // The times are old enough to trust once a refresh has seen them.
+        _ = try await mailbox.refresh()
+        let folder = store.acquireFolder(account: alice, name: "INBOX")
+        defer { store.release(folder) }
+        #expect(folder.unchangedSnapshot()?.messages.map(\.uid) == [1, 2])
+
+        // With the folder's queue busy, the refresh is still answered.
+        let gate = DispatchSemaphore(value: 0)
+        folder.queue.async { gate.wait() }
+        let answered = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { (try? await mailbox.refresh()) != nil }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(10))
+                return false
+            }
+            let first = await group.next() ?? false
+            gate.signal()
+            group.cancelAll()
+            return first
+        }
+        #expect(answered)
+
+        // Another session's flag change is published by the change itself.
+        let other = try imap(try await store.open(account: alice, mailbox: "INBOX"))
+        try await other.setFlags(uids: [1], add: .flagged, remove: [])
+        #expect(try await mailbox.refresh().messages.first?.flags == [.flagged])
+        await other.close()
+
+        // Another program's delivery moves new/'s time: found.
+        setTime(maildir + "/cur", past)
+        _ = try await mailbox.refresh()
+        try await delivery.deliver(message("three"), to: [alice])
+        #expect(folder.unchangedSnapshot() == nil)
+        #expect(try await mailbox.refresh().messages.map(\.uid) == [1, 2, 3])
+        // Another program's flag change renames a file in cur/: found.
+        setTime(maildir + "/new", past)
+        setTime(maildir + "/cur", past)
+        _ = try await mailbox.refresh()
+        let name = try #require(fileNames(in: maildir + "/cur").first { $0.hasSuffix(":2,") })
+        try DiskIO.move(maildir + "/cur/" + name, maildir + "/cur/" + name + "S")
+        #expect(try await mailbox.refresh().messages.contains { $0.flags.contains(.seen) })
+        await mailbox.close()
+    }
+
+    /// Polls `condition` until it holds or `seconds` pass.
+    func eventually(seconds: Double = 5, _ condition: () -> Bool) async -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return condition()
+    }
+}
