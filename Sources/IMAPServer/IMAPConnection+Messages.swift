@@ -17,6 +17,11 @@ struct PendingFetch {
     let isCacheable: Bool
     var unknownEncoding = false
     var expunged = false
+    /// How far into `indices` (by position) the store was asked for the fields it keeps
+    /// (`IMAPMailbox.derivedFields`).
+    var askedStoreThrough = 0
+    /// ENVELOPE, BODYSTRUCTURE, BODY computed in this step, for the store to keep.
+    var derived: [UInt32: [String: [UInt8]]] = [:]
 }
 
 /// The selected-state commands on messages: FETCH, STORE, COPY, MOVE, EXPUNGE.
@@ -125,6 +130,19 @@ extension IMAPConnection {
                 }
                 pending.indices = pending.indices.dropFirst(written)
                 if written > 0 { continue }
+                if pending.indices.startIndex >= pending.askedStoreThrough {
+                    // Not in memory: what the store kept (an earlier session's, or before
+                    // a restart), for the next `derivedWindow` messages in one trip.
+                    let window = pending.indices.prefix(Self.derivedWindow)
+                    pending.askedStoreThrough = window.endIndex
+                    let kept = await mailbox.handle.derivedFields(uids: window.map { mailbox.messages[$0].uid })
+                    for (uid, fields) in kept {
+                        services.structures.store(
+                            structureKey(mailbox, uid), envelope: fields[derivedName("envelope")],
+                            bodyStructure: fields[derivedName("bodystructure")], body: fields[derivedName("body")])
+                    }
+                    if !kept.isEmpty { continue }
+                }
             }
             var chunk = Array(pending.indices.prefix(32))
             if pending.isCacheable, let cachedAt = chunk.dropFirst().firstIndex(where: { index in
@@ -164,6 +182,10 @@ extension IMAPConnection {
                     &pending)
             }
             pending.indices = pending.indices.dropFirst(lastPosition + 1)
+        }
+        if !pending.derived.isEmpty {
+            mailbox.handle.keepDerivedFields(pending.derived)
+            pending.derived = [:]
         }
         guard pending.indices.isEmpty else {
             pendingFetch = pending
@@ -227,6 +249,15 @@ extension IMAPConnection {
         buffer.writeStaticString(")\r\n")
     }
 
+    /// Messages whose kept fields are asked for in one trip to the store.
+    static let derivedWindow = 256
+
+    /// The name under which the store keeps a derived field: encoded for a client that
+    /// accepts UTF-8 (RFC 6855) or not.
+    func derivedName(_ field: String) -> String {
+        acceptsUTF8 ? field + ".utf8" : field
+    }
+
     func structureKey(_ mailbox: SelectedMailbox, _ uid: UInt32) -> StructureCache.Key {
         StructureCache.Key(
             mailbox: (user?.canonical ?? "") + "\u{0}" + mailbox.name, uidValidity: mailbox.uidValidity, uid: uid,
@@ -255,10 +286,15 @@ extension IMAPConnection {
         if pending.needsStructure, let content { structure = MessageStructure(parsing: content) }
         var computed = StructureCache.Entry()
         defer {
-            if pending.isCacheable, cached == nil, let mailbox = selected {
+            if cached == nil, computed.cost > StructureCache.Entry().cost, let mailbox = selected {
                 services.structures.store(
                     structureKey(mailbox, message.uid), envelope: computed.envelope,
                     bodyStructure: computed.bodyStructure, body: computed.body)
+                var fields: [String: [UInt8]] = [:]
+                if let envelope = computed.envelope { fields[derivedName("envelope")] = envelope }
+                if let bodyStructure = computed.bodyStructure { fields[derivedName("bodystructure")] = bodyStructure }
+                if let body = computed.body { fields[derivedName("body")] = body }
+                pending.derived[message.uid, default: [:]].merge(fields) { $1 }
             }
         }
         let bytes = content ?? []

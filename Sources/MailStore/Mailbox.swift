@@ -316,6 +316,22 @@ public protocol IMAPMailbox: OpenMailbox {
     /// Copies messages into `mailbox` of the same account (`.notFound` when it does not
     /// exist), keeping flags, keywords and INTERNALDATE. Expunged sources are skipped.
     func copy(uids: [UInt32], to mailbox: String) async throws(StoreError) -> StoredUIDs
+    /// Fields the caller derived from messages' contents and gave to `keepDerivedFields`
+    /// (IMAP: ENVELOPE, BODYSTRUCTURE, BODY as encoded), by UID, then by field name. A
+    /// message never changes under its UID (RFC 9051 §2.3.1.1), so they never go stale;
+    /// they go with the message. Best effort: what cannot be read is left out.
+    func derivedFields(uids: [UInt32]) async -> [UInt32: [String: [UInt8]]]
+    /// Keeps derived fields with the messages' index rows (Dovecot's `dovecot.index.cache`),
+    /// so a later session — also after a restart — need not read and parse the messages
+    /// again. A cache: written after the call returns, not made durable on its own, and
+    /// dropped for messages that are gone.
+    func keepDerivedFields(_ fields: [UInt32: [String: [UInt8]]])
+}
+
+extension IMAPMailbox {
+    /// A store that keeps no derived fields.
+    public func derivedFields(uids: [UInt32]) async -> [UInt32: [String: [UInt8]]] { [:] }
+    public func keepDerivedFields(_ fields: [UInt32: [String: [UInt8]]]) {}
 }
 
 /// Wakes sessions waiting for changes to an account's mail (IMAP IDLE): deliveries and

@@ -95,7 +95,71 @@ enum IndexDatabase {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v4") { db in
+            // Fields derived from a message's content (IMAP ENVELOPE, BODYSTRUCTURE, …,
+            // as encoded), kept like Dovecot's cache file: they go with the message (and
+            // follow it when INBOX's rows move to a renamed mailbox).
+            try db.execute(
+                sql: """
+                    CREATE TABLE derived_fields (
+                        mailbox INTEGER NOT NULL,
+                        uid INTEGER NOT NULL,
+                        name TEXT NOT NULL,
+                        value BLOB NOT NULL,
+                        PRIMARY KEY (mailbox, uid, name),
+                        FOREIGN KEY (mailbox, uid) REFERENCES messages(mailbox, uid)
+                            ON DELETE CASCADE ON UPDATE CASCADE
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
+    }
+
+    /// The derived fields of `uids` in mailbox `mailboxID`.
+    static func derivedFields(_ db: Database, mailbox mailboxID: Int64, uids: [UInt32]) throws -> [UInt32: [String: [UInt8]]] {
+        var result: [UInt32: [String: [UInt8]]] = [:]
+        for chunk in stride(from: 0, to: uids.count, by: 500).map({ uids[$0..<min($0 + 500, uids.count)] }) {
+            let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+            var arguments: [any DatabaseValueConvertible] = [mailboxID]
+            arguments += chunk.map { Int64($0) }
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT uid, name, value FROM derived_fields WHERE mailbox = ? AND uid IN (\(placeholders))",
+                arguments: StatementArguments(arguments))
+            while let row = try rows.next() {
+                let uid = UInt32(truncatingIfNeeded: row[0] as Int64)
+                let value: Data = row[2]
+                result[uid, default: [:]][row[1]] = [UInt8](value)
+            }
+        }
+        return result
+    }
+
+    /// Keeps derived fields of messages that have rows in mailbox `mailboxID` (the caller
+    /// checks), replacing what was there. Not synced on its own (`synchronous = NORMAL`
+    /// for this one transaction: WAL stays consistent, and a later synced commit takes
+    /// these pages along) — it is a cache, and fsync per FETCH batch would cost more
+    /// than the parse it saves.
+    static func keepDerivedFields(
+        _ database: DatabaseQueue, mailbox mailboxID: Int64, _ fields: [UInt32: [String: [UInt8]]]
+    ) throws(StoreError) {
+        do {
+            try database.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+                try db.inTransaction {
+                    let statement = try db.cachedStatement(
+                        sql: "INSERT OR REPLACE INTO derived_fields (mailbox, uid, name, value) VALUES (?, ?, ?, ?)")
+                    for (uid, named) in fields {
+                        for (name, value) in named {
+                            try statement.execute(arguments: [mailboxID, Int64(uid), name, Data(value)])
+                        }
+                    }
+                    return .commit
+                }
+            }
+        } catch {
+            throw StoreError(.temporary, "index: \(error)")
+        }
     }
 
     /// A read; errors become `StoreError`s.

@@ -154,6 +154,12 @@ final class MaildirFolder: @unchecked Sendable {
         }
     }
 
+    /// For work put on the queue directly rather than through `run` (nobody waits for
+    /// it): lets the index connection go after the linger, as `run` does.
+    func afterDetachedWork() {
+        scheduleRelease()
+    }
+
     /// Makes `current` what `snapshot` returns. On the queue.
     private func publish() {
         published.withLock { $0 = Published(snapshot: current, times: trustedTimes, isLoaded: isLoaded && !isDeleted) }
@@ -581,6 +587,24 @@ final class MaildirFolder: @unchecked Sendable {
             total += result[result.count - 1].bytes.count
         }
         return result
+    }
+
+    /// The derived fields kept for `uids` (`IMAPMailbox.derivedFields`).
+    func derivedFields(_ uids: [UInt32]) throws(StoreError) -> [UInt32: [String: [UInt8]]] {
+        guard !isDeleted, !uids.isEmpty else { return [:] }
+        let mailboxID = try ensureRow()
+        return try IndexDatabase.read(database) { db in
+            try IndexDatabase.derivedFields(db, mailbox: mailboxID, uids: uids)
+        }
+    }
+
+    /// Keeps derived fields of the messages that are still here (`keepDerivedFields`).
+    func keepDerivedFields(_ fields: [UInt32: [String: [UInt8]]]) throws(StoreError) {
+        guard !isDeleted, let mailboxID, isLoaded else { return }
+        // Rows exist for what `current` holds (the index's state as last reconciled).
+        let present = fields.filter { uid, _ in Self.index(of: uid, in: current.messages) != nil }
+        guard !present.isEmpty else { return }
+        try IndexDatabase.keepDerivedFields(database, mailbox: mailboxID, present)
     }
 
     /// What COPY needs of the messages `uids` (in UID order, expunged ones left out).

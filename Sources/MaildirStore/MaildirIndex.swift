@@ -284,6 +284,26 @@ final class MaildirMailbox: IMAPMailbox {
         return result
     }
 
+    func derivedFields(uids: [UInt32]) async -> [UInt32: [String: [UInt8]]] {
+        guard (try? checkOpen()) != nil else { return [:] }
+        let folder = self.folder
+        return (try? await folder.run { () throws(StoreError) -> [UInt32: [String: [UInt8]]] in
+            try folder.derivedFields(uids)
+        }) ?? [:]
+    }
+
+    func keepDerivedFields(_ fields: [UInt32: [String: [UInt8]]]) {
+        guard !fields.isEmpty, (try? checkOpen()) != nil else { return }
+        let folder = self.folder
+        // Not waited for: the FETCH that computed them is answered meanwhile. Should the
+        // session close the mailbox first, the write still runs on the folder's queue
+        // (the folder lets its index connection go after it, as after any work).
+        folder.queue.async {
+            try? folder.keepDerivedFields(fields)
+            folder.afterDetachedWork()
+        }
+    }
+
     func close() async {
         let wasOpen = isClosed.withLock { isClosed in
             defer { isClosed = true }

@@ -187,6 +187,39 @@ struct IMAPStructureCacheTests {
         _ = await client.command("f4 FETCH 1:* (BODY[])")
         #expect(server.store.contentReads.withLock { $0 } == readsAfterFirst + 10)
     }
+
+    /// What one process computed, the store keeps: after a restart (a new server, same
+    /// store, empty memory cache) the listing reads no message, and says the same. A
+    /// UTF-8 client's encoding is kept apart.
+    @Test func theStoreKeepsStructuresAcrossARestart() async {
+        server.store.deliver(Messages.simple(subject: "plain"), to: TestAccounts.alice)
+        server.store.deliver(
+            "Subject: =?UTF-8?B?w6l0w6k=?=\r\nFrom: \"Zoë\" <zoe@example.test>\r\n\r\nbody\r\n",
+            to: TestAccounts.alice)
+        let client = await server.selected()
+        let first = await client.command("f1 UID FETCH 1:* (FLAGS ENVELOPE BODYSTRUCTURE BODY)")
+        #expect(first.last?.hasPrefix("f1 OK") == true)
+        #expect(server.store.contentReads.withLock { $0 } == 2)
+        let kept = server.store.derived.withLock { $0.values.first ?? [:] }
+        #expect(kept.keys.sorted() == [1, 2])
+        #expect(kept[2]?.keys.sorted() == ["body", "bodystructure", "envelope"])
+
+        let restarted = IMAPTestServer(sharing: server)
+        let again = await restarted.selected()
+        let second = await again.command("f2 UID FETCH 1:* (FLAGS ENVELOPE BODYSTRUCTURE BODY)")
+        #expect(server.store.contentReads.withLock { $0 } == 2)
+        #expect(Array(first.dropLast()) == Array(second.dropLast()))
+
+        // UTF8=ACCEPT: other bytes (the raw name), computed once and kept under their own names.
+        let utf8 = await restarted.loggedIn()
+        _ = await utf8.command("e1 ENABLE UTF8=ACCEPT")
+        _ = await utf8.command("s1 SELECT INBOX")
+        _ = await utf8.command("f3 UID FETCH 2 (ENVELOPE)")
+        #expect(server.store.contentReads.withLock { $0 } == 3)
+        #expect(server.store.derived.withLock { $0.values.first?[2]?["envelope.utf8"] } != nil)
+        _ = await IMAPTestServer(sharing: server).selected().command("f4 UID FETCH 2 (ENVELOPE)")
+        #expect(server.store.contentReads.withLock { $0 } == 3)
+    }
 }
 
 @Suite("IMAP limits: over the line")

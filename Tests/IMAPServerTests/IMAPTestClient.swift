@@ -64,11 +64,13 @@ struct IMAPTestServer {
     init(
         allowPlaintextAuth: Bool = false, limits: IMAPLimits = IMAPLimits(),
         idleCheckInterval: Duration = .milliseconds(20), useNotifier: Bool = true,
-        directory: any AccountDirectory = TestAccounts(), mechanisms: [SASLMechanism] = [.plain, .login]
+        directory: any AccountDirectory = TestAccounts(), mechanisms: [SASLMechanism] = [.plain, .login],
+        sharing other: IMAPTestServer? = nil
     ) {
-        let notifier = MailboxChangeNotifier()
+        // Sharing another server's store: a restart, with nothing in memory but the store.
+        let notifier = other?.notifier ?? MailboxChangeNotifier()
         self.notifier = notifier
-        store = InMemoryMailStore(notifier: notifier)
+        store = other?.store ?? InMemoryMailStore(notifier: notifier)
         var logger = Logger(label: "imap-test")
         logger.logLevel = .critical
         let authenticator = Authenticator(directory: directory, clock: InstantClock(), logger: logger)

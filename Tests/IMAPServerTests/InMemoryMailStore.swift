@@ -13,6 +13,8 @@ import Synchronization
 final class InMemoryMailStore: MailboxFolders {
     /// Message contents read so far (tests of what is answered without reading).
     let contentReads = Mutex(0)
+    /// What `keepDerivedFields` kept, by mailbox identity, UID and field name.
+    let derived = Mutex<[UInt64: [UInt32: [String: [UInt8]]]]>([:])
     /// `takingNewMessages` of every open so far (plain `open(account:mailbox:)`: false).
     let opensTakingNewMessages = Mutex<[Bool]>([])
 
@@ -351,6 +353,17 @@ struct InMemoryMailbox: IMAPMailbox {
 
     func refresh() async throws(StoreError) -> MailboxSnapshot {
         try withMailbox { mailbox throws(StoreError) in mailbox.snapshot }
+    }
+
+    func derivedFields(uids: [UInt32]) async -> [UInt32: [String: [UInt8]]] {
+        let kept = store.derived.withLock { $0[id] ?? [:] }
+        return kept.filter { uids.contains($0.key) }
+    }
+
+    func keepDerivedFields(_ fields: [UInt32: [String: [UInt8]]]) {
+        store.derived.withLock { derived in
+            for (uid, named) in fields { derived[id, default: [:]][uid, default: [:]].merge(named) { $1 } }
+        }
     }
 
     func content(uid: UInt32) async throws(StoreError) -> [UInt8] {

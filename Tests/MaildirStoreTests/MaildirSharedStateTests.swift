@@ -181,6 +181,53 @@ struct MaildirSharedStateTests: MaildirTestHelpers {
         await mailbox.close()
     }
 
+    // MARK: - Derived fields
+
+    /// Kept with the index rows: read back by a fresh store (a restart), never for a UID
+    /// that is gone, gone with an expunged message, moved along with a renamed INBOX's
+    /// messages.
+    @Test func derivedFieldsGoWithTheirMessages() async throws {
+        let root = try TemporaryRoot()
+        defer { root.remove() }
+        let delivery = MaildirDelivery(root: root.path, hostname: "mx")
+        for subject in ["one", "two", "three"] { try await delivery.deliver(message(subject), to: [alice]) }
+        let store = MaildirMailboxStore(root: root.path)
+        let mailbox = try imap(try await store.open(account: alice, mailbox: "INBOX", takingNewMessages: true))
+        let fields: [UInt32: [String: [UInt8]]] = [
+            1: ["envelope": Array("(one)".utf8), "bodystructure": Array("(\"text\")".utf8)],
+            2: ["envelope": Array("(two)".utf8)],
+            3: ["envelope": Array("(three)".utf8)],
+            99: ["envelope": Array("(none)".utf8)],
+        ]
+        mailbox.keepDerivedFields(fields)
+        // Written after the call returns.
+        var kept: [UInt32: [String: [UInt8]]] = [:]
+        for _ in 0..<250 where kept.count < 3 {
+            kept = await mailbox.derivedFields(uids: [1, 2, 3, 99])
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(kept == fields.filter { $0.key != 99 })
+        #expect(await mailbox.derivedFields(uids: [2]) == [2: ["envelope": Array("(two)".utf8)]])
+
+        try await mailbox.setFlags(uids: [1], add: .deleted, remove: [])
+        #expect(try await mailbox.expungeDeleted(among: nil) == [1])
+        await mailbox.close()
+
+        let restarted = MaildirMailboxStore(root: root.path)
+        var reopened = try imap(try await restarted.open(account: alice, mailbox: "INBOX"))
+        #expect(await reopened.derivedFields(uids: [1, 2, 3]).keys.sorted() == [2, 3])
+        await reopened.close()
+
+        // RENAME INBOX: the messages (and what was derived from them) move; INBOX is empty.
+        try await restarted.rename(account: alice, from: "INBOX", to: "Moved")
+        reopened = try imap(try await restarted.open(account: alice, mailbox: "Moved"))
+        #expect(await reopened.derivedFields(uids: [2, 3]) == fields.filter { [2, 3].contains($0.key) })
+        await reopened.close()
+        let inbox = try imap(try await restarted.open(account: alice, mailbox: "INBOX"))
+        #expect(await inbox.derivedFields(uids: [1, 2, 3]).isEmpty)
+        await inbox.close()
+    }
+
     /// Polls `condition` until it holds or `seconds` pass.
     func eventually(seconds: Double = 5, _ condition: () -> Bool) async -> Bool {
         let deadline = Date().addingTimeInterval(seconds)

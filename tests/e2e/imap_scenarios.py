@@ -1516,6 +1516,47 @@ def imap_sigkill_durability():
         return f"{len(appended)} appends, {len(flagged)} flags, {len(expunged)} expunges acknowledged; {live} kept"
 
 
+def imap_structure_kept_in_index():
+    """ENVELOPE and BODYSTRUCTURE computed once are kept in the index (as Dovecot keeps
+    them in dovecot.index.cache): after a restart, with nothing in memory, FETCH ENVELOPE
+    answers from the index without reading the file. Shown by changing the Subject in the
+    file behind the server's back (a message never changes under its UID, so the kept
+    ENVELOPE stands), while BODY.PEEK[HEADER.FIELDS (SUBJECT)] reads the file."""
+    with mail_server() as server:
+        deliver(server, [("original", 0)])
+        imap = login(server)
+        try:
+            ok(imap.select("INBOX"), "SELECT INBOX")
+            data = ok(imap.fetch("1", "(ENVELOPE BODYSTRUCTURE)"), "FETCH 1 (ENVELOPE BODYSTRUCTURE)")
+            first = text(data[0])
+            check('"original"' in first, f"ENVELOPE lacks the subject: {first}")
+        finally:
+            logout(imap, "first session")
+        time.sleep(0.5)  # the index write follows the answer
+        server.stop()
+        directory = os.path.join(folder_path(server), "cur")
+        names = os.listdir(directory)
+        check(len(names) == 1, f"cur/ holds {names}, expected the one message")
+        path = os.path.join(directory, names[0])
+        with open(path, "rb") as f:
+            raw = f.read()
+        with open(path, "wb") as f:
+            f.write(raw.replace(b"Subject: original", b"Subject: replaced"))
+        server.spawn()
+        ready, why = server.wait_until_listening(10.0)
+        check(ready, f"no restart: {why}; {server.log_tail()}")
+        imap = login(server)
+        try:
+            ok(imap.select("INBOX"), "SELECT INBOX after restart")
+            data = ok(imap.fetch("1", "(ENVELOPE BODYSTRUCTURE)"), "FETCH after restart")
+            check(text(data[0]) == first, f"after restart ENVELOPE/BODYSTRUCTURE differ: {text(data[0])} vs {first}")
+            data = ok(imap.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])"), "FETCH header")
+            check(b"replaced" in data[0][1], f"the header was not read from the file: {data[0][1]!r}")
+        finally:
+            logout(imap, "after restart")
+        return "ENVELOPE and BODYSTRUCTURE answered from the index after a restart"
+
+
 SCENARIOS = [
     imap_imaplib_starttls_and_tls,
     imap_default_mailboxes,
@@ -1529,4 +1570,5 @@ SCENARIOS = [
     imap_mbsync_starttls,
     imap_hostile_input,
     imap_sigkill_durability,
+    imap_structure_kept_in_index,
 ]
