@@ -47,8 +47,14 @@ port_of() { if [ "$1" = anchor ]; then echo 143; else echo "$TSUBAME_IMAP_PORT";
 pids_of() { if [ "$1" = anchor ]; then cat /run/dovecot/master.pid; else echo "$TSUBAME_PID"; fi; }
 
 # run WHO FACTOR COMMAND ALTERNATE [extra args]: one run; appends "WHO <json>" to $out.
+# Each timed run starts $SETTLE seconds after the last one: a Maildir whose cur/ changed
+# in the last two seconds (the STORE runs rename files) is scanned again on every check,
+# by Dovecot (MAILDIR_SYNC_SECS) and by Tsubame (MailboxStateCache.settleSeconds) alike,
+# and this measures the steady state of each command, not that window.
+SETTLE=${SETTLE:-3}
 run() {
     local who=$1 factor=$2 command=$3 alternate=$4; shift 4
+    [ "$REPEAT" -gt 1 ] && sleep "$SETTLE"
     local args=(commands --port "$(port_of "$who")" --user "$CMD_USER" --command "$command"
         --repeat $((REPEAT * factor)) --cputree "$ANCHORS/cputree.py" --pids "$(pids_of "$who")")
     [ -n "$alternate" ] && args+=(--alternate "$alternate")

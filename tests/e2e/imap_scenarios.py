@@ -1557,6 +1557,91 @@ def imap_structure_kept_in_index():
         return "ENVELOPE and BODYSTRUCTURE answered from the index after a restart"
 
 
+def mutt_run(home, rcfile, keys, what, timeout=60):
+    """Runs mutt on a pseudo-terminal (`script`) with `keys` pushed into its input; mutt
+    quits at the end of them. Raises Failure with the screen's last text if it does not."""
+    env = dict(os.environ, HOME=home, TERM="xterm", LC_ALL="C.UTF-8")
+    screen = os.path.join(home, f"screen-{what.split()[0]}.txt")
+    command = f"mutt -n -F {rcfile} -e 'push \"{keys}\"'"
+    try:
+        result = subprocess.run(["script", "-qfec", command, screen], env=env, stdin=subprocess.DEVNULL,
+                                capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise Failure(f"{what}: mutt did not quit within {timeout} s; screen: {screen_text(screen)}")
+    if result.returncode != 0:
+        raise Failure(f"{what}: mutt exited with {result.returncode}; screen: {screen_text(screen)}")
+    return screen_text(screen)
+
+
+def screen_text(path):
+    """What mutt last showed, without terminal control sequences (for messages)."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError:
+        return "(no screen)"
+    plain = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][0-9A-Za-z]|\x1b[=>]|\r", b" ", raw)
+    return re.sub(r"\s+", " ", plain.decode("utf-8", "replace"))[-600:]
+
+
+def imap_mutt():
+    """mutt (Debian's, over IMAPS, trusting the server's own certificate) opens INBOX,
+    flags the first message, copies it to Archive, deletes the second and syncs (EXPUNGE);
+    the Maildir then holds exactly that: \\Flagged in the first file's name, the copy in
+    .Archive, the second message gone. A second run reads the result back (the index
+    line shows the flag, and two messages in all)."""
+    if shutil.which("mutt") is None:
+        raise Skip("mutt is not installed")
+    home = tempfile.mkdtemp(prefix="tsubame-e2e-mutt-")
+    try:
+        with mail_server() as server:
+            sent = deliver(server, [("first", 0), ("second", 0), ("third", 0)])
+            ids = [message_id for message_id, _ in sent]
+            pem = ssl.get_server_certificate((HOST, server.ports["imaps"]))
+            certificate = os.path.join(home, "server.pem")
+            with open(certificate, "w") as f:
+                f.write(pem)
+            rcfile = os.path.join(home, "muttrc")
+            with open(rcfile, "w") as f:
+                f.write(f"""set imap_user = "{ALICE}"
+set imap_pass = "{PASSWORD}"
+set folder = "imaps://{HOST}:{server.ports['imaps']}/"
+set spoolfile = "+INBOX"
+set certificate_file = "{certificate}"
+set ssl_verify_host = no
+set imap_check_subscribed = yes
+set header_cache = ""
+set message_cachedir = ""
+set move = no
+set delete = yes
+set quit = yes
+set confirmappend = no
+set confirmcreate = no
+set mark_old = no
+set sort = date-sent
+set wait_key = no
+set timeout = 1
+set mail_check = 1
+""")
+            # First message: flag, copy to Archive; second: delete; sync; quit.
+            mutt_run(home, rcfile, "<first-entry><flag-message><first-entry><copy-message>=Archive<enter>"
+                     "<first-entry><next-entry><delete-message><sync-mailbox><quit>", "mutt run 1")
+            inbox = folder_messages(server)
+            check(sorted(inbox, key=str) == sorted([ids[0], ids[2]], key=str),
+                  f"after mutt's sync INBOX holds {describe_folder(inbox)}, expected {ids[0]} and {ids[2]}")
+            check("F" in maildir_flags(inbox[ids[0]][1]), f"mutt's flag did not reach the file: {inbox[ids[0]][1]}")
+            archive = folder_messages(server, ".Archive")
+            check(list(archive) == [ids[0]], f"Archive holds {describe_folder(archive)}, expected the copy of {ids[0]}")
+            check(archive[ids[0]][2] == inbox[ids[0]][2],
+                  f"the copy in Archive differs from INBOX's: {first_difference(archive[ids[0]][2], inbox[ids[0]][2])}")
+            # Second run: open Archive and quit; the screen shows its one message.
+            screen = mutt_run(home, rcfile, "<change-folder>=Archive<enter><quit>", "mutt run 2")
+            check("first" in screen, f"mutt's index of Archive does not show the copied message: {screen}")
+        return "flag, copy to Archive, delete + sync, and a second run reading Archive"
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
 SCENARIOS = [
     imap_imaplib_starttls_and_tls,
     imap_default_mailboxes,
@@ -1568,6 +1653,7 @@ SCENARIOS = [
     imap_curl,
     imap_mbsync,
     imap_mbsync_starttls,
+    imap_mutt,
     imap_hostile_input,
     imap_sigkill_durability,
     imap_structure_kept_in_index,
