@@ -10,7 +10,7 @@
 #
 # usage: bench/imap-commands.sh [REPEAT] [ROUNDS]
 #   defaults 1000, 3. Cheap commands run REPEAT × a factor (below) so that each run
-#   takes a second or more (cputree.py reads to 10 ms).
+#   takes a second or more (cputree.py reads to 10 ms). ONLY=regex picks commands.
 # needs: bench/imap.sh run before (its fill: user1..user100 hold the same 200 messages of
 #   ~4 KB on both sides, indexed), ../shared/anchors/setup-anchors.sh, swift build -c
 #   release, and the load generator: (cd bench/imap-load && swift build -c release).
@@ -31,11 +31,19 @@ COMMANDS=(
     '10|LIST "" "*"|'
     '2|FETCH 1:200 (UID FLAGS)|'
     '1|UID FETCH 1:* (FLAGS ENVELOPE BODYSTRUCTURE)|'
+    '1|UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc Bcc Subject Date Message-ID Priority X-Priority References Newsgroups In-Reply-To Content-Type Reply-To)])|'
     '5|UID FETCH $LAST5 BODY.PEEK[]|'
     '5|UID SEARCH UNSEEN|'
     '1|UID SEARCH TEXT "alpha"|'
     '5|STORE 1:10 +FLAGS (\Flagged)|STORE 1:10 -FLAGS (\Flagged)'
 )
+
+# ONLY=regex runs the commands that match it (e.g. ONLY='HEADER|NOOP').
+if [ -n "${ONLY:-}" ]; then
+    selected=()
+    for spec in "${COMMANDS[@]}"; do [[ $spec =~ $ONLY ]] && selected+=("$spec"); done
+    COMMANDS=("${selected[@]}")
+fi
 
 trap stop_tsubame EXIT
 start_tsubame

@@ -82,6 +82,7 @@ extension IMAPConnection {
         let isCacheable = needsContent && attributes.allSatisfy { attribute in
             switch attribute {
             case .envelope, .bodyStructure, .body: return true
+            case .bodySection(let section, _, _): return Self.cachedHeaderFieldsKey(section) != nil
             default: return Self.isIndexOnly(attribute)
             }
         }
@@ -137,9 +138,7 @@ extension IMAPConnection {
                     pending.askedStoreThrough = window.endIndex
                     let kept = await mailbox.handle.derivedFields(uids: window.map { mailbox.messages[$0].uid })
                     for (uid, fields) in kept {
-                        services.structures.store(
-                            structureKey(mailbox, uid), envelope: fields[derivedName("envelope")],
-                            bodyStructure: fields[derivedName("bodystructure")], body: fields[derivedName("body")])
+                        services.structures.store(structureKey(mailbox, uid), cacheEntry(fromDerived: fields))
                     }
                     if !kept.isEmpty { continue }
                 }
@@ -252,6 +251,28 @@ extension IMAPConnection {
     /// Messages whose kept fields are asked for in one trip to the store.
     static let derivedWindow = 256
 
+    /// The `StructureCache` key of a section whose answer is cached: the message's own
+    /// `HEADER.FIELDS (…)` (not of a part, not `.NOT`).
+    static func cachedHeaderFieldsKey(_ section: SectionSpecifier) -> String? {
+        guard section.part.isEmpty, case .headerFields(let names) = section.kind else { return nil }
+        return StructureCache.headerFieldsKey(names)
+    }
+
+    /// Prefix of a kept header field set's name in the store (the bytes are the message's
+    /// own, the same for every client).
+    static let derivedHeaderFieldsPrefix = "header.fields "
+
+    /// The store's kept fields of a message as a cache entry for this session.
+    func cacheEntry(fromDerived fields: [String: [UInt8]]) -> StructureCache.Entry {
+        var entry = StructureCache.Entry(
+            envelope: fields[derivedName("envelope")], bodyStructure: fields[derivedName("bodystructure")],
+            body: fields[derivedName("body")])
+        for (name, bytes) in fields where name.hasPrefix(Self.derivedHeaderFieldsPrefix) {
+            entry.headerFields[String(name.dropFirst(Self.derivedHeaderFieldsPrefix.count))] = bytes
+        }
+        return entry
+    }
+
     /// The name under which the store keeps a derived field: encoded for a client that
     /// accepts UTF-8 (RFC 6855) or not.
     func derivedName(_ field: String) -> String {
@@ -271,6 +292,8 @@ extension IMAPConnection {
             case .envelope: return entry.envelope != nil
             case .bodyStructure: return entry.bodyStructure != nil
             case .body: return entry.body != nil
+            case .bodySection(let section, _, _):
+                return cachedHeaderFieldsKey(section).map { entry.headerFields[$0] != nil } ?? false
             default: return true
             }
         }
@@ -286,14 +309,15 @@ extension IMAPConnection {
         if pending.needsStructure, let content { structure = MessageStructure(parsing: content) }
         var computed = StructureCache.Entry()
         defer {
-            if cached == nil, computed.cost > StructureCache.Entry().cost, let mailbox = selected {
-                services.structures.store(
-                    structureKey(mailbox, message.uid), envelope: computed.envelope,
-                    bodyStructure: computed.bodyStructure, body: computed.body)
+            if cached == nil, !computed.isEmpty, let mailbox = selected {
+                services.structures.store(structureKey(mailbox, message.uid), computed)
                 var fields: [String: [UInt8]] = [:]
                 if let envelope = computed.envelope { fields[derivedName("envelope")] = envelope }
                 if let bodyStructure = computed.bodyStructure { fields[derivedName("bodystructure")] = bodyStructure }
                 if let body = computed.body { fields[derivedName("body")] = body }
+                for (key, bytes) in computed.headerFields.prefix(StructureCache.maximumHeaderFieldSets) {
+                    fields[Self.derivedHeaderFieldsPrefix + key] = bytes
+                }
                 pending.derived[message.uid, default: [:]].merge(fields) { $1 }
             }
         }
@@ -346,6 +370,11 @@ extension IMAPConnection {
                     } else {
                         IMAPWire.writeLiteral(bytes, into: &output)
                     }
+                } else if let key = Self.cachedHeaderFieldsKey(section) {
+                    // Cached whole; the partial is cut from it.
+                    let fields = cached?.headerFields[key] ?? structure?.contents(of: section) ?? []
+                    if cached == nil { computed.headerFields[key] = fields }
+                    IMAPWire.writeLiteral(MessageStructure.slice(fields, partial: partial), into: &output)
                 } else {
                     IMAPWire.writeLiteral(structure?.contents(of: section, partial: partial) ?? [], into: &output)
                 }

@@ -19,8 +19,31 @@ final class StructureCache: Sendable {
         var envelope: [UInt8]?
         var bodyStructure: [UInt8]?
         var body: [UInt8]?
+        /// `BODY[HEADER.FIELDS (…)]` of the message by `headerFieldsKey` (what a
+        /// client's listing asks for: Thunderbird, Apple Mail, K-9), at most
+        /// `maximumHeaderFieldSets` sets.
+        var headerFields: [String: [UInt8]] = [:]
 
-        var cost: Int { (envelope?.count ?? 0) + (bodyStructure?.count ?? 0) + (body?.count ?? 0) + 96 }
+        var cost: Int {
+            (envelope?.count ?? 0) + (bodyStructure?.count ?? 0) + (body?.count ?? 0)
+                + headerFields.reduce(0) { $0 + $1.key.utf8.count + $1.value.count + 32 } + 96
+        }
+
+        var isEmpty: Bool { envelope == nil && bodyStructure == nil && body == nil && headerFields.isEmpty }
+    }
+
+    /// Header field sets kept per message: a client asks for one or two; more would let
+    /// a client grow the cache (and the index) with every list it can make up.
+    static let maximumHeaderFieldSets = 4
+    /// Longest set key kept (the names of a long list, joined).
+    static let maximumHeaderFieldsKeyLength = 1024
+
+    /// The key of `BODY[HEADER.FIELDS (names)]`: its answer depends only on the set of
+    /// names, compared case-insensitively (RFC 9051 §6.4.5: the lines are in message
+    /// order whatever the list's order). Nil when too long to keep.
+    static func headerFieldsKey(_ names: [String]) -> String? {
+        let key = Set(names.map { $0.uppercased() }).sorted().joined(separator: " ")
+        return key.utf8.count <= maximumHeaderFieldsKeyLength ? key : nil
     }
 
     private struct State {
@@ -42,14 +65,18 @@ final class StructureCache: Sendable {
     }
 
     /// Adds what was computed to what is known of the message.
-    func store(_ key: Key, envelope: [UInt8]?, bodyStructure: [UInt8]?, body: [UInt8]?) {
-        guard envelope != nil || bodyStructure != nil || body != nil else { return }
+    func store(_ key: Key, _ computed: Entry) {
+        guard !computed.isEmpty else { return }
         state.withLock { state in
             var entry = state.entries[key] ?? Entry()
             let before = state.entries[key]?.cost
-            if let envelope { entry.envelope = envelope }
-            if let bodyStructure { entry.bodyStructure = bodyStructure }
-            if let body { entry.body = body }
+            if let envelope = computed.envelope { entry.envelope = envelope }
+            if let bodyStructure = computed.bodyStructure { entry.bodyStructure = bodyStructure }
+            if let body = computed.body { entry.body = body }
+            for (fields, bytes) in computed.headerFields
+            where entry.headerFields[fields] != nil || entry.headerFields.count < Self.maximumHeaderFieldSets {
+                entry.headerFields[fields] = bytes
+            }
             if let before { state.bytes -= before } else { state.order.append(key) }
             state.entries[key] = entry
             state.bytes += entry.cost

@@ -323,8 +323,9 @@ public protocol IMAPMailbox: OpenMailbox {
     func derivedFields(uids: [UInt32]) async -> [UInt32: [String: [UInt8]]]
     /// Keeps derived fields with the messages' index rows (Dovecot's `dovecot.index.cache`),
     /// so a later session — also after a restart — need not read and parse the messages
-    /// again. A cache: written after the call returns, not made durable on its own, and
-    /// dropped for messages that are gone.
+    /// again. A cache: written after the call returns, not made durable on its own,
+    /// dropped for messages that are gone, and bounded per message (a store may keep
+    /// only the first few names it is given).
     func keepDerivedFields(_ fields: [UInt32: [String: [UInt8]]])
 }
 

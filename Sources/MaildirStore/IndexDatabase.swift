@@ -134,6 +134,10 @@ enum IndexDatabase {
         return result
     }
 
+    /// Derived fields kept per message (IMAP keeps up to 10: three kinds of structure in
+    /// two encodings, four header field sets).
+    static let maximumDerivedFields = 16
+
     /// Keeps derived fields of messages that have rows in mailbox `mailboxID` (the caller
     /// checks), replacing what was there. Not synced on its own (`synchronous = NORMAL`
     /// for this one transaction: WAL stays consistent, and a later synced commit takes
@@ -147,11 +151,17 @@ enum IndexDatabase {
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
                 defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
                 try db.inTransaction {
+                    // At most `maximumDerivedFields` names per message, whatever a client asks.
                     let statement = try db.cachedStatement(
-                        sql: "INSERT OR REPLACE INTO derived_fields (mailbox, uid, name, value) VALUES (?, ?, ?, ?)")
+                        sql: """
+                            INSERT OR REPLACE INTO derived_fields (mailbox, uid, name, value)
+                            SELECT ?1, ?2, ?3, ?4 WHERE (SELECT COUNT(*) FROM derived_fields
+                                WHERE mailbox = ?1 AND uid = ?2 AND name != ?3) < ?5
+                            """)
                     for (uid, named) in fields {
                         for (name, value) in named {
-                            try statement.execute(arguments: [mailboxID, Int64(uid), name, Data(value)])
+                            try statement.execute(
+                                arguments: [mailboxID, Int64(uid), name, Data(value), maximumDerivedFields])
                         }
                     }
                     return .commit

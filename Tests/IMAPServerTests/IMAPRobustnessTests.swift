@@ -188,6 +188,59 @@ struct IMAPStructureCacheTests {
         #expect(server.store.contentReads.withLock { $0 } == readsAfterFirst + 10)
     }
 
+    /// Thunderbird's (and Apple Mail's, K-9's) listing asks for header fields by name:
+    /// cached per set of names (any order, any case), kept by the store, cut for a
+    /// partial; `.NOT` and parts' headers are read each time; at most
+    /// `maximumHeaderFieldSets` sets per message.
+    @Test func headerFieldListingsReadNothingTheSecondTime() async {
+        for index in 0..<3 { server.store.deliver(Messages.simple(subject: "m\(index)"), to: TestAccounts.alice) }
+        let fields = "From To Cc Bcc Subject Date Message-ID Priority X-Priority References Newsgroups In-Reply-To Content-Type Reply-To"
+        let listing = "UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (\(fields))])"
+        let client = await server.selected()
+        let first = await client.command("f1 \(listing)")
+        #expect(first.last?.hasPrefix("f1 OK") == true)
+        #expect(first.contains { $0.contains("Subject: m1") })
+        #expect(server.store.contentReads.withLock { $0 } == 3)
+        let second = await client.command("f2 \(listing)")
+        #expect(server.store.contentReads.withLock { $0 } == 3)
+        #expect(Array(first.dropLast()) == Array(second.dropLast()))
+        // The same set in another order and case: the same answer, from the cache.
+        let shuffled = fields.split(separator: " ").reversed().map { $0.lowercased() }.joined(separator: " ")
+        let third = await client.command("f3 UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (\(shuffled))])")
+        #expect(server.store.contentReads.withLock { $0 } == 3)
+        #expect(third.count == first.count)
+        #expect(third.dropLast().filter { !$0.contains("FETCH") } == first.dropLast().filter { !$0.contains("FETCH") })
+        // A partial is cut from the cached whole.
+        let partial = await client.command("f4 UID FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)]<0.7>)")
+        #expect(server.store.contentReads.withLock { $0 } == 4)
+        let cachedPartial = await client.command("f5 UID FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)]<0.7>)")
+        #expect(server.store.contentReads.withLock { $0 } == 4)
+        #expect(partial == cachedPartial.map { $0.replacingOccurrences(of: "f5 ", with: "f4 ") })
+        #expect(partial.joined().contains("{7}"))
+        #expect(partial.joined().contains("Subject"))
+        #expect(!partial.joined().contains("Subject:"))
+        // After a restart, from the store.
+        let restarted = IMAPTestServer(sharing: server)
+        let again = await restarted.selected()
+        let fourth = await again.command("f6 \(listing)")
+        #expect(server.store.contentReads.withLock { $0 } == 4)
+        #expect(Array(fourth.dropLast()) == Array(first.dropLast()))
+        // Not cached: HEADER.FIELDS.NOT.
+        _ = await client.command("f7 UID FETCH 1 (BODY.PEEK[HEADER.FIELDS.NOT (SUBJECT)])")
+        _ = await client.command("f8 UID FETCH 1 (BODY.PEEK[HEADER.FIELDS.NOT (SUBJECT)])")
+        #expect(server.store.contentReads.withLock { $0 } == 6)
+        // Past the limit of sets per message (the listing's is the first of message 2's
+        // four): answered, not kept (read each time).
+        for name in ["A", "B", "C", "D"] {
+            _ = await client.command("g\(name) UID FETCH 2 (BODY.PEEK[HEADER.FIELDS (X-\(name))])")
+        }
+        let reads = server.store.contentReads.withLock { $0 }
+        _ = await client.command("h1 UID FETCH 2 (BODY.PEEK[HEADER.FIELDS (X-D)])")
+        #expect(server.store.contentReads.withLock { $0 } == reads + 1)
+        _ = await client.command("h2 UID FETCH 2 (BODY.PEEK[HEADER.FIELDS (X-A)])")
+        #expect(server.store.contentReads.withLock { $0 } == reads + 1)
+    }
+
     /// What one process computed, the store keeps: after a restart (a new server, same
     /// store, empty memory cache) the listing reads no message, and says the same. A
     /// UTF-8 client's encoding is kept apart.
@@ -242,14 +295,14 @@ struct IMAPLimitTests {
             StructureCache.Key(mailbox: "alice\u{0}INBOX", uidValidity: 1, uid: uid, utf8: false)
         }
         let envelope = [UInt8](repeating: 0x41, count: 1000)
-        for uid: UInt32 in 1...10 { cache.store(key(uid), envelope: envelope, bodyStructure: nil, body: nil) }
+        for uid: UInt32 in 1...10 { cache.store(key(uid), StructureCache.Entry(envelope: envelope)) }
         #expect(cache.entry(key(1)) == nil)
         #expect(cache.entry(key(10))?.envelope == envelope)
         let kept = (1...10).filter { cache.entry(key(UInt32($0))) != nil }
         #expect(kept == Array((11 - kept.count)...10))
         #expect(kept.count * (1000 + 96) <= 4096)
         // Adding to a kept entry keeps it and does not count it twice.
-        cache.store(key(10), envelope: nil, bodyStructure: [1, 2, 3], body: nil)
+        cache.store(key(10), StructureCache.Entry(bodyStructure: [1, 2, 3]))
         #expect(cache.entry(key(10))?.envelope == envelope && cache.entry(key(10))?.bodyStructure == [1, 2, 3])
     }
 

@@ -208,6 +208,17 @@ struct MaildirSharedStateTests: MaildirTestHelpers {
         }
         #expect(kept == fields.filter { $0.key != 99 })
         #expect(await mailbox.derivedFields(uids: [2]) == [2: ["envelope": Array("(two)".utf8)]])
+        // Bounded per message: names past the limit are not kept; a kept one can change.
+        var many: [String: [UInt8]] = ["envelope": Array("(2)".utf8)]
+        for index in 0..<(IndexDatabase.maximumDerivedFields + 5) { many["extra \(index)"] = [UInt8(index)] }
+        mailbox.keepDerivedFields([2: many])
+        var two: [String: [UInt8]] = [:]
+        for _ in 0..<250 where two.count < IndexDatabase.maximumDerivedFields {
+            two = await mailbox.derivedFields(uids: [2])[2] ?? [:]
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(two.count == IndexDatabase.maximumDerivedFields)
+        #expect(two["envelope"] == Array("(2)".utf8))
 
         try await mailbox.setFlags(uids: [1], add: .deleted, remove: [])
         #expect(try await mailbox.expungeDeleted(among: nil) == [1])
@@ -221,7 +232,8 @@ struct MaildirSharedStateTests: MaildirTestHelpers {
         // RENAME INBOX: the messages (and what was derived from them) move; INBOX is empty.
         try await restarted.rename(account: alice, from: "INBOX", to: "Moved")
         reopened = try imap(try await restarted.open(account: alice, mailbox: "Moved"))
-        #expect(await reopened.derivedFields(uids: [2, 3]) == fields.filter { [2, 3].contains($0.key) })
+        #expect(await reopened.derivedFields(uids: [2, 3])[3] == fields[3])
+        #expect(await reopened.derivedFields(uids: [2, 3])[2]?.count == IndexDatabase.maximumDerivedFields)
         await reopened.close()
         let inbox = try imap(try await restarted.open(account: alice, mailbox: "INBOX"))
         #expect(await inbox.derivedFields(uids: [1, 2, 3]).isEmpty)
