@@ -22,6 +22,32 @@ struct PendingFetch {
     var askedStoreThrough = 0
     /// ENVELOPE, BODYSTRUCTURE, BODY computed in this step, for the store to keep.
     var derived: [UInt32: [String: [UInt8]]] = [:]
+    /// Per attribute, worked out once per FETCH rather than per message: the cache key
+    /// of a `HEADER.FIELDS (…)` section (`IMAPConnection.cachedHeaderFieldsKey`), and
+    /// the `BODY[…]` label of a section.
+    let headerFieldsKeys: [String?]
+    let sectionLabels: [String?]
+
+    init(
+        tag: String, indices: ArraySlice<Int>, attributes: [FetchAttribute], byUID: Bool, needsContent: Bool,
+        needsStructure: Bool, isCacheable: Bool
+    ) {
+        self.tag = tag
+        self.indices = indices
+        self.attributes = attributes
+        self.byUID = byUID
+        self.needsContent = needsContent
+        self.needsStructure = needsStructure
+        self.isCacheable = isCacheable
+        headerFieldsKeys = attributes.map { attribute in
+            guard case .bodySection(let section, _, _) = attribute else { return nil }
+            return IMAPConnection.cachedHeaderFieldsKey(section)
+        }
+        sectionLabels = attributes.map { attribute in
+            guard case .bodySection(let section, _, _) = attribute else { return nil }
+            return "BODY[" + IMAPWire.section(section) + "]"
+        }
+    }
 }
 
 /// The selected-state commands on messages: FETCH, STORE, COPY, MOVE, EXPUNGE.
@@ -123,7 +149,7 @@ extension IMAPConnection {
                 for index in pending.indices {
                     let message = mailbox.messages[index]
                     guard let entry = services.structures.entry(structureKey(mailbox, message.uid)),
-                        Self.covers(entry, pending.attributes)
+                        Self.covers(entry, pending)
                     else { break }
                     writeFetch(index, message, pending.attributes, content: nil, cached: entry, &pending)
                     written += 1
@@ -146,7 +172,7 @@ extension IMAPConnection {
             var chunk = Array(pending.indices.prefix(32))
             if pending.isCacheable, let cachedAt = chunk.dropFirst().firstIndex(where: { index in
                 services.structures.entry(structureKey(mailbox, mailbox.messages[index].uid)).map {
-                    Self.covers($0, pending.attributes)
+                    Self.covers($0, pending)
                 } ?? false
             }) {
                 chunk = Array(chunk[..<cachedAt])
@@ -286,14 +312,14 @@ extension IMAPConnection {
     }
 
     /// Whether a cached entry answers every structure item of `attributes`.
-    static func covers(_ entry: StructureCache.Entry, _ attributes: [FetchAttribute]) -> Bool {
-        attributes.allSatisfy { attribute in
-            switch attribute {
+    static func covers(_ entry: StructureCache.Entry, _ pending: PendingFetch) -> Bool {
+        pending.attributes.indices.allSatisfy { position in
+            switch pending.attributes[position] {
             case .envelope: return entry.envelope != nil
             case .bodyStructure: return entry.bodyStructure != nil
             case .body: return entry.body != nil
-            case .bodySection(let section, _, _):
-                return cachedHeaderFieldsKey(section).map { entry.headerFields[$0] != nil } ?? false
+            case .bodySection:
+                return pending.headerFieldsKeys[position].map { entry.headerFields[$0] != nil } ?? false
             default: return true
             }
         }
@@ -361,7 +387,7 @@ extension IMAPConnection {
                 output.writeString("RFC822.TEXT ")
                 IMAPWire.writeLiteral(structure?.contents(of: SectionSpecifier(kind: .text)) ?? [], into: &output)
             case .bodySection(let section, let partial, _):
-                output.writeString("BODY[" + IMAPWire.section(section) + "]")
+                output.writeString(pending.sectionLabels[position] ?? "BODY[" + IMAPWire.section(section) + "]")
                 if let partial { output.writeString("<\(partial.offset)>") }
                 output.writeString(" ")
                 if section.part.isEmpty && section.kind == .complete {
@@ -370,7 +396,7 @@ extension IMAPConnection {
                     } else {
                         IMAPWire.writeLiteral(bytes, into: &output)
                     }
-                } else if let key = Self.cachedHeaderFieldsKey(section) {
+                } else if let key = pending.headerFieldsKeys[position] {
                     // Cached whole; the partial is cut from it.
                     let fields = cached?.headerFields[key] ?? structure?.contents(of: section) ?? []
                     if cached == nil { computed.headerFields[key] = fields }

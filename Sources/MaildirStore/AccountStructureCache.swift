@@ -1,9 +1,10 @@
+import Glibc
 import MailStore
 import Synchronization
 
 /// What LIST reads from an account's index — special uses and subscriptions, once the
-/// default mailboxes exist — kept in memory so that a LIST of an unchanged account reads
-/// only the directory, not the index.
+/// default mailboxes exist — and its folder list, kept in memory so that a LIST of an
+/// unchanged account reads neither the index nor the directory (one `lstat`).
 ///
 /// Only this process writes those tables, and only in structure changes, which run on
 /// the account's structure queue like LIST itself; each change drops the account's entry
@@ -13,6 +14,17 @@ final class AccountStructureCache: Sendable {
     struct State: Sendable {
         var specialUses: [String: String]
         var subscriptions: [String]
+        /// The folders of the account directory as last read, once its time was old
+        /// enough to trust.
+        var folders: FolderList?
+    }
+
+    /// The dot entries of an account directory that name mailboxes: the folders, and the
+    /// candidates (not folders when read: no `cur/` yet), with the directory's time then.
+    struct FolderList: Sendable {
+        var time: timespec
+        var folders: [(entry: String, name: String)]
+        var candidates: [(entry: String, name: String)]
     }
 
     let limit: Int
@@ -32,6 +44,14 @@ final class AccountStructureCache: Sendable {
             states[accountDirectory] = state
         }
         return state
+    }
+
+    /// Remembers the folder list of an account that is cached (LIST, on the account's
+    /// structure queue).
+    func setFolders(of accountDirectory: String, _ list: FolderList) {
+        states.withLock { states in
+            if states[accountDirectory] != nil { states[accountDirectory]!.folders = list }
+        }
     }
 
     func forget(_ accountDirectory: String) {

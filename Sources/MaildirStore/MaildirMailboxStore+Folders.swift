@@ -24,7 +24,7 @@ extension MaildirMailboxStore {
     public func mailboxes(account: MailAddress) async throws(StoreError) -> [MailboxInfo] {
         let accountDirectory = accountDirectory(account)
         return try await onAccountQueue(accountDirectory, readsOnly: true) { () throws(StoreError) -> [MailboxInfo] in
-            try Self.makeInbox(accountDirectory)
+            if !MaildirFolder.isDirectory(accountDirectory + "/cur") { try Self.makeInbox(accountDirectory) }
             let structure = try self.structures.state(of: accountDirectory) { () throws(StoreError) in
                 try self.indexes.with(accountDirectory) { database throws(StoreError) -> AccountStructureCache.State in
                     if try !IndexDatabase.read(database, { try IndexDatabase.isInitialised($0) }) {
@@ -36,7 +36,7 @@ extension MaildirMailboxStore {
                     }
                 }
             }
-            let names = try self.folderNames(accountDirectory)
+            let names = try self.folderNames(accountDirectory, cached: structure.folders)
             return Self.listing(folders: names, specialUses: structure.specialUses, subscriptions: structure.subscriptions)
         }
     }
@@ -99,13 +99,33 @@ extension MaildirMailboxStore {
     /// The names of the account's folders on disk (without INBOX): directories whose
     /// names decode (`MaildirFolderName.mailboxName(forDirectory:)`) and that hold `cur/`,
     /// whoever made them.
-    private func folderNames(_ accountDirectory: String) throws(StoreError) -> [String] {
-        try disk { () throws(DiskIOError) in try Self.dotEntries(accountDirectory) }.compactMap { entry in
-            guard let name = MaildirFolderName.mailboxName(forDirectory: entry),
-                MaildirFolder.isFolder(accountDirectory + "/" + entry)
-            else { return nil }
-            return name
+    ///
+    /// While the account directory's time is what the last read saw (and old enough to
+    /// trust, as for `new/` and `cur/`), no folder came or went by name: the folders read
+    /// then are listed again, and only the entries that were not folders yet (a
+    /// `.Name` whose `cur/` another program had still to make) are looked at. A folder
+    /// whose `cur/` someone removed behind our back stays listed until the directory
+    /// changes; opening it checks again. On the account's structure queue.
+    private func folderNames(
+        _ accountDirectory: String, cached: AccountStructureCache.FolderList?
+    ) throws(StoreError) -> [String] {
+        var information = stat()
+        let time = lstat(accountDirectory, &information) == 0 ? information.st_mtim : nil
+        if let cached, let time, MailboxStateCache.Times.same(cached.time, time) {
+            return cached.folders.map(\.name)
+                + cached.candidates.filter { MaildirFolder.isFolder(accountDirectory + "/" + $0.entry) }.map(\.name)
         }
+        var list = AccountStructureCache.FolderList(time: time ?? timespec(), folders: [], candidates: [])
+        for entry in try disk({ () throws(DiskIOError) in try Self.dotEntries(accountDirectory) }) {
+            guard let name = MaildirFolderName.mailboxName(forDirectory: entry) else { continue }
+            if MaildirFolder.isFolder(accountDirectory + "/" + entry) {
+                list.folders.append((entry, name))
+            } else {
+                list.candidates.append((entry, name))
+            }
+        }
+        if let time, MailboxStateCache.isSettled(time) { structures.setFolders(of: accountDirectory, list) }
+        return list.folders.map(\.name)
     }
 
     // MARK: - CREATE
