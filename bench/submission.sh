@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Submission with AUTH: N messages of SIZE bytes, one connection each (STARTTLS, AUTH
-# PLAIN, one local recipient), T client threads, against the anchor (Postfix on 587 with
+# PLAIN, one local recipient), P client processes, against the anchor (Postfix on 587 with
 # Dovecot SASL, delivering through Dovecot LMTP) and Tsubame, alternating. Server CPU
 # from cputree.py over both anchor trees (Postfix and Dovecot) or Tsubame's process.
 #
-# usage: bench/submission.sh [MESSAGES] [THREADS] [SIZE] [ROUNDS]   (defaults 1000 8 5000 3)
+# usage: bench/submission.sh [MESSAGES] [PROCESSES] [SIZE] [ROUNDS]   (defaults 1000 8 5000 3)
 # needs: root, ../shared/anchors/setup-anchors.sh run once, swift build -c release
 source "$(dirname "$0")/common.sh"
 COUNT=${1:-1000} THREADS=${2:-8} SIZE=${3:-5000} ROUNDS=${4:-3}
