@@ -63,6 +63,9 @@ public final class Listener<Session: LineSession>: Service, Sendable {
             // whose signal handlers and services are not running yet.
             .serverChannelOption(.autoRead, value: false)
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
+            // Replies go out at once (no Nagle), set on each connection rather than left
+            // to what the listening socket passes on.
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try Self.initialize(
