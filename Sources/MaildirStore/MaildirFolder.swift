@@ -11,8 +11,8 @@ import Glibc
 
 /// One Maildir folder — INBOX or a Maildir++ `.Name` folder — as every session of this
 /// process sees it: one serial queue, one in-memory state (the index rows as of the last
-/// reconciliation, and where each message's file is), one index connection that is open
-/// only while used.
+/// reconciliation, and where each message's file is), and the account's shared index
+/// connection while a piece of work uses it.
 ///
 /// `MaildirMailboxStore` keeps exactly one per folder directory (`MaildirFolderRegistry`),
 /// and everything that touches the folder's files or index rows runs on its queue:
@@ -78,10 +78,6 @@ final class MaildirFolder: @unchecked Sendable {
         var cur: timespec?
     }
 
-    /// How long the index connection stays open after the last use: a burst of
-    /// commands reuses it, an idle session holds none.
-    static let databaseLinger = 1.0
-
     let queue: DispatchQueue
     let accountDirectory: String
     private let placeLock: Mutex<Place>
@@ -94,9 +90,9 @@ final class MaildirFolder: @unchecked Sendable {
     private let cache: MailboxStateCache
     private let indexes: IndexConnections
 
+    /// The account's index while a piece of work on the queue uses it (the lingering is
+    /// `IndexConnections`'s).
     private var openDatabase: DatabaseQueue?
-    private var lastUse = DispatchTime.now()
-    private var isReleaseScheduled = false
     /// The `mailboxes` row, once known.
     private var mailboxID: Int64?
     /// `current`, `paths` and `bases` hold a reconciled state.
@@ -142,22 +138,22 @@ final class MaildirFolder: @unchecked Sendable {
         return state.snapshot
     }
 
-    /// Runs `body` on the queue, then publishes `current`; the index connection is let go
-    /// once it has been idle for `databaseLinger`.
+    /// Runs `body` on the queue, then publishes `current` and gives the index back to
+    /// `IndexConnections` (which keeps it open a moment for the next command).
     func run<T: Sendable>(_ body: @escaping @Sendable () throws(StoreError) -> T) async throws(StoreError) -> T {
         try await onQueue(queue) { () throws(StoreError) -> T in
             defer {
                 self.publish()
-                self.scheduleRelease()
+                self.releaseDatabase()
             }
             return try body()
         }
     }
 
     /// For work put on the queue directly rather than through `run` (nobody waits for
-    /// it): lets the index connection go after the linger, as `run` does.
+    /// it): gives the index back, as `run` does.
     func afterDetachedWork() {
-        scheduleRelease()
+        releaseDatabase()
     }
 
     /// Makes `current` what `snapshot` returns. On the queue.
@@ -184,24 +180,6 @@ final class MaildirFolder: @unchecked Sendable {
         indexes.release(accountDirectory)
     }
 
-    private func scheduleRelease() {
-        lastUse = .now()
-        guard openDatabase != nil, !isReleaseScheduled else { return }
-        isReleaseScheduled = true
-        queue.asyncAfter(deadline: .now() + Self.databaseLinger) { self.releaseIfIdle() }
-    }
-
-    private func releaseIfIdle() {
-        isReleaseScheduled = false
-        guard openDatabase != nil else { return }
-        let idle = Double(DispatchTime.now().uptimeNanoseconds - lastUse.uptimeNanoseconds) / 1e9
-        if idle >= Self.databaseLinger {
-            releaseDatabase()
-        } else {
-            isReleaseScheduled = true
-            queue.asyncAfter(deadline: .now() + (Self.databaseLinger - idle)) { self.releaseIfIdle() }
-        }
-    }
 
     // MARK: - Loading and reconciliation (on `queue`)
 
@@ -264,6 +242,7 @@ final class MaildirFolder: @unchecked Sendable {
     func reconcileIfLoaded() throws(StoreError) {
         trustedTimes = TrustedTimes()
         guard isLoaded, !isDeleted else { return }
+        defer { releaseDatabase() }
         try reconcile()
         publish()
     }
