@@ -16,10 +16,6 @@ struct MaildirFoldersTests: MaildirTestHelpers {
     let alice = MailAddress("alice@example.test")!
 
 
-    func imap(_ mailbox: any OpenMailbox) throws -> any IMAPMailbox {
-        try #require(mailbox as? any IMAPMailbox)
-    }
-
 
     /// Every path under `directory`, relative to it, sorted.
     func tree(_ directory: String) -> [String] {

@@ -293,12 +293,6 @@ struct MaildirMailboxTests: MaildirTestHelpers {
         await mailbox.close()
     }
 
-    /// Sets a directory's modification time to `seconds` since 1970.
-    func setTime(_ path: String, _ seconds: Int) {
-        var times = [timespec(tv_sec: seconds, tv_nsec: 0), timespec(tv_sec: seconds, tv_nsec: 0)]
-        _ = utimensat(AT_FDCWD, path, &times, 0)
-    }
-
     /// An unchanged mailbox is opened from memory; any change of new/ or cur/ (and any
     /// write of our own) makes the next open scan again; recent times are not trusted.
     @Test func unchangedMailboxesOpenFromTheCache() async throws {

@@ -51,11 +51,6 @@ struct MaildirNewToCurTests: MaildirTestHelpers {
         }
     }
 
-    func setTime(_ path: String, _ seconds: Int) {
-        var times = [timespec(tv_sec: seconds, tv_nsec: 0), timespec(tv_sec: seconds, tv_nsec: 0)]
-        _ = utimensat(AT_FDCWD, path, &times, 0)
-    }
-
     /// Puts the exact (nanosecond) times back on `new/` and `cur/`: a change made within
     /// one tick of a coarse file-system clock.
     func restore(_ maildir: String, _ times: MailboxStateCache.Times) {

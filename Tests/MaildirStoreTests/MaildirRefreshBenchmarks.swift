@@ -16,13 +16,8 @@ import Glibc
 @Suite(
     "Maildir refresh benchmarks", .serialized,
     .enabled(if: ProcessInfo.processInfo.environment["TSUBAME_BENCH"] != nil, "set TSUBAME_BENCH=1"))
-struct MaildirRefreshBenchmarks {
+struct MaildirRefreshBenchmarks: MaildirTestHelpers {
     let alice = MailAddress("alice@example.test")!
-
-    func setTime(_ path: String, _ seconds: Int) {
-        var times = [timespec(tv_sec: seconds, tv_nsec: 0), timespec(tv_sec: seconds, tv_nsec: 0)]
-        _ = utimensat(AT_FDCWD, path, &times, 0)
-    }
 
     /// Writes `count` ~300-octet messages (no fsync: this is set-up).
     func fill(_ directory: String, count: Int, first: Int, suffix: String) {

@@ -18,15 +18,6 @@ struct MaildirSharedStateTests: MaildirTestHelpers {
     let alice = MailAddress("alice@example.test")!
     let bob = MailAddress("bob@example.test")!
 
-    func setTime(_ path: String, _ seconds: Int) {
-        var times = [timespec(tv_sec: seconds, tv_nsec: 0), timespec(tv_sec: seconds, tv_nsec: 0)]
-        _ = utimensat(AT_FDCWD, path, &times, 0)
-    }
-
-    func imap(_ mailbox: any OpenMailbox) throws -> any IMAPMailbox {
-        try #require(mailbox as? any IMAPMailbox)
-    }
-
     // MARK: - IndexConnections
 
     @Test func anAccountsIndexIsOpenedOnceAndClosedWhenIdle() async throws {

@@ -1,4 +1,9 @@
 import MailStore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What the Maildir suites share: a small message and the kind of a store error.
 protocol MaildirTestHelpers {}
@@ -18,5 +23,16 @@ extension MaildirTestHelpers {
         } catch {
             return .internal
         }
+    }
+
+    /// Sets a file's or directory's modification time to `seconds` since 1970.
+    func setTime(_ path: String, _ seconds: Int) {
+        var times = [timespec(tv_sec: seconds, tv_nsec: 0), timespec(tv_sec: seconds, tv_nsec: 0)]
+        _ = utimensat(AT_FDCWD, path, &times, 0)
+    }
+
+    /// The IMAP side of an opened mailbox.
+    func imap(_ mailbox: any OpenMailbox) throws -> any IMAPMailbox {
+        try #require(mailbox as? any IMAPMailbox)
     }
 }
