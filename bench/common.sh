@@ -13,6 +13,37 @@ TSUBAME_POP3_PORT=${TSUBAME_POP3_PORT:-12110}
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 
+# What every workload needs on a fresh machine, made here when it is missing: the
+# anchors (../shared/anchors/setup-anchors.sh: Postfix + Dovecot on loopback), Tsubame's
+# release build and the IMAP load generator. ensure_anchors runs only where the anchor
+# side is measured (SIDES without "anchor" skips it).
+ensure_release_build() {
+    if [ "$TSUBAME" = "$ROOT/.build/release/tsubame" ] && [ ! -x "$TSUBAME" ]; then
+        log "building Tsubame (release)"
+        (cd "$ROOT" && swift build -c release --product tsubame >&2)
+    fi
+}
+ensure_load_generator() {
+    local load=$ROOT/bench/imap-load/.build/release/imap-load
+    if [ -z "${IMAP_LOAD:-}" ] && [ ! -x "$load" ]; then
+        log "building the IMAP load generator (release)"
+        (cd "$ROOT/bench/imap-load" && swift build -c release >&2)
+    fi
+}
+ensure_anchors() {
+    [[ " ${SIDES:-anchor tsubame} " == *" anchor "* ]] || return 0
+    if ! (exec 3<>/dev/tcp/127.0.0.1/25) 2>/dev/null || ! (exec 3<>/dev/tcp/127.0.0.1/143) 2>/dev/null; then
+        log "starting the anchors (Postfix + Dovecot on loopback)"
+        if command -v postfix >/dev/null && command -v dovecot >/dev/null; then
+            ANCHOR_SKIP_INSTALL=1 "$ANCHORS/setup-anchors.sh" >&2
+        else
+            "$ANCHORS/setup-anchors.sh" >&2
+        fi
+    fi
+}
+ensure_release_build
+ensure_anchors
+
 # Makes $BENCH_DATA with example.test and user1..user$NUSERS (SHA512-CRYPT "pass",
 # the anchors' scheme), unless it exists already.
 prepare_tsubame_data() {

@@ -19,6 +19,7 @@ source "$(dirname "$0")/common.sh"
 REPEAT=${1:-1000} ROUNDS=${2:-3}
 CMD_USER=${CMD_USER:-user1@example.test}
 LOAD=${IMAP_LOAD:-$ROOT/bench/imap-load/.build/release/imap-load}
+ensure_load_generator
 [ -x "$LOAD" ] || { echo "build the load generator first: cd bench/imap-load && swift build -c release" >&2; exit 1; }
 [ -f "$BENCH_DATA/.users-$NUSERS" ] && [ -d "$BENCH_DATA/mail/example.test/user1" ] \
     || { echo "run bench/imap.sh first (it fills user1..user100 on both sides)" >&2; exit 1; }

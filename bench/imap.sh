@@ -29,6 +29,7 @@ LOAD=${IMAP_LOAD:-$ROOT/bench/imap-load/.build/release/imap-load}
 BIG_USER=user1000
 ANCHOR_MAIL=/var/mail/vhosts/example.test
 TSUBAME_MAIL=$BENCH_DATA/mail/example.test
+ensure_load_generator
 [ -x "$LOAD" ] || { echo "build the load generator first: cd bench/imap-load && swift build -c release" >&2; exit 1; }
 has_side() { [[ " $SIDES " == *" $1 "* ]]; }
 
