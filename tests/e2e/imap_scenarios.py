@@ -1557,6 +1557,98 @@ def imap_structure_kept_in_index():
         return "ENVELOPE and BODYSTRUCTURE answered from the index after a restart"
 
 
+THUNDERBIRD_FIELDS = ("From To Cc Bcc Subject Date Message-ID Priority X-Priority References Newsgroups "
+                      "In-Reply-To Content-Type Reply-To")
+
+
+def imap_thunderbird_session():
+    """The commands Thunderbird (and K-9, which lists the same way) sends, in its order,
+    over 143 + STARTTLS: CAPABILITY, AUTHENTICATE PLAIN, ENABLE UTF8=ACCEPT, LIST with
+    SPECIAL-USE, LIST (SUBSCRIBED), SELECT, UID FETCH 1:* (FLAGS), its header listing
+    (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (…)]), IDLE woken by a delivery,
+    opening a message (BODY.PEEK[] + STORE \\Seen), UID MOVE to Trash, APPEND of a sent
+    copy to Sent, and the listing again; each answer checked, the Maildir checked at the
+    end."""
+    with mail_server() as server:
+        sent = deliver(server, [("first", 0), ("second", 3)])
+        imap = connect(server, "imap+starttls")
+        try:
+            capabilities = capabilities_of(ok(imap.capability(), "CAPABILITY"))
+            for name in ("IMAP4REV1", "IDLE", "AUTH=PLAIN", "SASL-IR"):
+                check(name in capabilities, f"CAPABILITY lacks {name}: {capabilities}")
+            ok(imap.authenticate("PLAIN", lambda _: f"\0{ALICE}\0{PASSWORD}".encode()), "AUTHENTICATE PLAIN")
+            capabilities = capabilities_of(ok(imap.capability(), "CAPABILITY after login"))
+            for name in ("MOVE", "UIDPLUS", "SPECIAL-USE", "LIST-EXTENDED", "UTF8=ACCEPT"):
+                check(name in capabilities, f"CAPABILITY after login lacks {name}: {capabilities}")
+            ok(imap.enable("UTF8=ACCEPT"), "ENABLE UTF8=ACCEPT")
+            typ, data = imap._simple_command("LIST", "(SPECIAL-USE)", '""', '"*"')
+            listed = [text(line) for line in imap._untagged_response(typ, data, "LIST")[1] if line]
+            check(typ == "OK" and any("\\Trash" in line and "Trash" in line for line in listed)
+                  and any("\\Sent" in line for line in listed), f"LIST (SPECIAL-USE) answered {typ} {listed}")
+            typ, data = imap._simple_command("LIST", "(SUBSCRIBED)", '""', '"*"')
+            subscribed = [text(line) for line in imap._untagged_response(typ, data, "LIST")[1] if line]
+            check(typ == "OK" and any("INBOX" in line for line in subscribed), f"LIST (SUBSCRIBED) answered {subscribed}")
+            check(ok(imap.select("INBOX"), "SELECT INBOX") == [b"2"], "SELECT INBOX: not 2 messages")
+            flags = fetch_items(imap, "1:*", "(FLAGS)", by_uid=True)
+            check(sorted(item["UID"] for item in flags.values()) == [1, 2], f"UID FETCH 1:* (FLAGS): {flags}")
+            listing_items = f"(UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS ({THUNDERBIRD_FIELDS})])"
+            listing = fetch_items(imap, "1:*", listing_items, by_uid=True)
+            for number, (message_id, _) in zip((1, 2), sent):
+                headers = listing[number]["literals"][0]
+                check(message_id.encode() in headers and b"Subject:" in headers and "Grüße".encode() not in headers,
+                      f"header listing of message {number}: {headers!r}")
+            again = fetch_items(imap, "1:*", listing_items, by_uid=True)
+            check(again == listing, "the header listing changed between two runs")
+
+            # IDLE, woken by a delivery.
+            tag = imap._new_tag()
+            imap.send(tag + b" IDLE\r\n")
+            check(imap.readline().startswith(b"+"), "IDLE: no continuation")
+            deliver(server, [("third", 0)])
+            woken = imap.readline()
+            check(b"EXISTS" in woken, f"IDLE: expected EXISTS after a delivery, got {woken!r}")
+            imap.send(b"DONE\r\n")
+            while True:
+                line = imap.readline()
+                if line.startswith(tag):
+                    check(b"OK" in line, f"IDLE ended with {line!r}")
+                    break
+
+            # Opening message 1: the whole message, then \Seen.
+            body = fetch_items(imap, "1", "(UID RFC822.SIZE BODY.PEEK[])", by_uid=True)[1]
+            check(sent[0][0].encode() in body["literals"][0], "BODY.PEEK[] of message 1 is not the message")
+            ok(imap.uid("STORE", "1", "+FLAGS", "(\\Seen)"), "UID STORE 1 +FLAGS (\\Seen)")
+            # Deleting message 2 moves it to Trash.
+            data = ok(imap.uid("MOVE", "2", "Trash"), "UID MOVE 2 Trash")
+            check(response_code(imap.untagged_responses.get("OK", []) + data, "COPYUID") is not None
+                  or any(b"COPYUID" in (d if isinstance(d, bytes) else b"") for d in data),
+                  f"UID MOVE without COPYUID: {data} {imap.untagged_responses.get('OK')}")
+            # A sent copy into Sent.
+            sent_id, sent_message = make_message("sent copy", sender=ALICE, to="carol@remote.test")
+            data = ok(imap.append("Sent", "(\\Seen)", None, sent_message), "APPEND Sent")
+            check(response_code(data, "APPENDUID") is not None, f"APPEND without APPENDUID: {data}")
+            listing = fetch_items(imap, "1:*", listing_items, by_uid=True)
+            check(sorted(item["UID"] for item in listing.values()) == [1, 3],
+                  f"after the MOVE INBOX lists {sorted(item['UID'] for item in listing.values())}, expected [1, 3]")
+            check("\\Seen" in listing[1]["FLAGS"], f"message 1 lost \\Seen: {listing[1]}")
+        finally:
+            logout(imap, "Thunderbird-like session")
+        inbox = folder_messages(server)
+        check(sorted(inbox, key=str) == sorted([sent[0][0], inbox_id_of_third(inbox, sent)], key=str)
+              and "S" in maildir_flags(inbox[sent[0][0]][1]), f"INBOX holds {describe_folder(inbox)}")
+        trash = folder_messages(server, ".Trash")
+        check(list(trash) == [sent[1][0]], f"Trash holds {describe_folder(trash)}, expected {sent[1][0]}")
+        sent_folder = folder_messages(server, ".Sent")
+        check(list(sent_folder) == [sent_id], f"Sent holds {describe_folder(sent_folder)}, expected {sent_id}")
+        return "STARTTLS, AUTHENTICATE, ENABLE, LIST, header listing, IDLE, MOVE, APPEND as Thunderbird sends them"
+
+
+def inbox_id_of_third(inbox, sent):
+    """The Message-ID in INBOX that is neither of the first two delivered."""
+    others = [message_id for message_id in inbox if message_id not in (sent[0][0], sent[1][0])]
+    return others[0] if others else None
+
+
 def mutt_run(home, rcfile, keys, what, timeout=60):
     """Runs mutt on a pseudo-terminal (`script`) with `keys` pushed into its input; mutt
     quits at the end of them. Raises Failure with the screen's last text if it does not."""
@@ -1654,6 +1746,7 @@ SCENARIOS = [
     imap_mbsync,
     imap_mbsync_starttls,
     imap_mutt,
+    imap_thunderbird_session,
     imap_hostile_input,
     imap_sigkill_durability,
     imap_structure_kept_in_index,
