@@ -293,6 +293,7 @@ extension IMAPConnection {
         var entry = StructureCache.Entry(
             envelope: fields[derivedName("envelope")], bodyStructure: fields[derivedName("bodystructure")],
             body: fields[derivedName("body")])
+        entry.header = fields[Self.derivedHeaderName]
         for (name, bytes) in fields where name.hasPrefix(Self.derivedHeaderFieldsPrefix) {
             entry.headerFields[String(name.dropFirst(Self.derivedHeaderFieldsPrefix.count))] = bytes
         }

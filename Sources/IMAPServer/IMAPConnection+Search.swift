@@ -22,34 +22,66 @@ extension IMAPConnection {
         }
         var matches: [Int] = []
         let needsContent = Self.needsContent(arguments.key)
+        // Keys on header fields alone (FROM, SUBJECT, HEADER, SENT*) are answered from
+        // the message's header section, which the store keeps like ENVELOPE (Dovecot's
+        // cached search fields): a repeated search reads no file.
+        let headersOnly = needsContent && !Self.needsBody(arguments.key)
         let messages = mailbox.messages
         var index = 0
+        var askedStoreThrough = 0
+        var derived: [UInt32: [String: [UInt8]]] = [:]
         while index < messages.count {
             if !needsContent {
                 if context.matches(arguments.key, index: index, structure: nil, connection: self) { matches.append(index) }
                 index += 1
                 continue
             }
+            if headersOnly && index >= askedStoreThrough {
+                askedStoreThrough = min(messages.count, index + Self.derivedWindow)
+                await loadKeptHeaders(mailbox, messages[index..<askedStoreThrough].map(\.uid))
+            }
             let chunk = Array(index..<min(messages.count, index + 32))
-            let uids = chunk.map { messages[$0].uid }
-            // In order, up to the byte limit; expunged ones are left out (a failure on
-            // the first one skips it: an expunged message matches nothing).
-            let found = (try? await mailbox.handle.contents(uids: uids, byteLimit: 4 * 1024 * 1024)) ?? []
-            var processed = 0
-            if let last = found.last, let lastPosition = uids.firstIndex(of: last.uid) {
+            var texts: [Int: MessageText] = [:]
+            var toRead = chunk[...]
+            if headersOnly {
+                toRead = chunk.filter { position in
+                    guard let header = services.structures.entry(structureKey(mailbox, messages[position].uid))?.header
+                    else { return true }
+                    texts[position] = MessageText(MessageStructure(parsing: header))
+                    return false
+                }[...]
+            }
+            while !toRead.isEmpty {
+                let uids = toRead.map { messages[$0].uid }
+                // In order, up to the byte limit; expunged ones are left out (a failure on
+                // the first one skips it: an expunged message matches nothing).
+                let found = (try? await mailbox.handle.contents(uids: uids, byteLimit: 4 * 1024 * 1024)) ?? []
+                guard let last = found.last, let lastPosition = uids.firstIndex(of: last.uid) else {
+                    toRead = toRead.dropFirst()
+                    continue
+                }
                 var contents: [UInt32: [UInt8]] = [:]
                 for (uid, bytes) in found { contents[uid] = bytes }
-                for position in 0...lastPosition {
-                    guard let bytes = contents[uids[position]] else { continue }
-                    let structure = MessageText(MessageStructure(parsing: IMAPWire.crlf(bytes)))
-                    if context.matches(arguments.key, index: chunk[position], structure: structure, connection: self) {
-                        matches.append(chunk[position])
+                for (offset, position) in toRead.prefix(lastPosition + 1).enumerated() {
+                    guard let bytes = contents[uids[offset]] else { continue }
+                    let structure = MessageStructure(parsing: IMAPWire.crlf(bytes))
+                    texts[position] = MessageText(structure)
+                    if headersOnly, let header = structure.contents(of: SectionSpecifier(kind: .header)) {
+                        services.structures.store(structureKey(mailbox, uids[offset]), StructureCache.Entry(header: header))
+                        derived[uids[offset]] = [Self.derivedHeaderName: header]
                     }
                 }
-                processed = lastPosition + 1
+                toRead = toRead.dropFirst(lastPosition + 1)
             }
-            index += max(processed, 1)
+            for position in chunk {
+                guard let text = texts[position] else { continue }
+                if context.matches(arguments.key, index: position, structure: text, connection: self) {
+                    matches.append(position)
+                }
+            }
+            index += chunk.count
         }
+        if !derived.isEmpty { mailbox.handle.keepDerivedFields(derived) }
         let numbers = matches.map { byUID ? messages[$0].uid : UInt32($0 + 1) }
         let uids = matches.map { messages[$0].uid }
         if let options = arguments.returnOptions ?? (isRev2 ? [] : nil) {
@@ -80,6 +112,31 @@ extension IMAPConnection {
         }
         await sendUpdates(allowExpunge: byUID, fromDisk: false)
         return finish(tag, .ok, nil, byUID ? "UID SEARCH completed" : "SEARCH completed")
+    }
+
+    /// Whether `key` looks at the body (BODY, TEXT), not only at header fields.
+    static func needsBody(_ key: SearchKey) -> Bool {
+        switch key {
+        case .body, .text: return true
+        case .not(let inner): return needsBody(inner)
+        case .or(let a, let b): return needsBody(a) || needsBody(b)
+        case .and(let keys): return keys.contains(where: needsBody)
+        default: return false
+        }
+    }
+
+    /// The message's header section, kept for SEARCH. The same bytes for every client.
+    static let derivedHeaderName = "header"
+
+    /// Puts the header sections the store kept for `uids` into the memory cache (those not
+    /// there already), in one trip to the store.
+    func loadKeptHeaders(_ mailbox: SelectedMailbox, _ uids: [UInt32]) async {
+        let missing = uids.filter { services.structures.entry(structureKey(mailbox, $0))?.header == nil }
+        guard !missing.isEmpty else { return }
+        for (uid, fields) in await mailbox.handle.derivedFields(uids: missing) {
+            guard let header = fields[Self.derivedHeaderName] else { continue }
+            services.structures.store(structureKey(mailbox, uid), StructureCache.Entry(header: header))
+        }
     }
 
     static func needsContent(_ key: SearchKey) -> Bool {

@@ -66,11 +66,16 @@ struct SelectedMailbox {
 
     func isRecent(_ message: MessageSummary) -> Bool { recentUIDs.contains { $0.contains(message.uid) } }
 
-    /// Claims the messages below `uidNext` that no session was told about yet.
-    mutating func claimRecent(_ tracker: RecentTracker, uidNext: UInt32) {
+    /// Claims the messages below `uidNext` that no session was told about yet; the
+    /// store keeps the new boundary for after a restart. The first claim in a mailbox
+    /// since the start begins where the store's boundary is.
+    mutating func claimRecent(_ tracker: RecentTracker, uidNext: UInt32) async {
         guard !isReadOnly else { return }
-        let first = tracker.claim(recentKey, uidNext: uidNext)
-        if first < uidNext { recentUIDs.append(first...(uidNext - 1)) }
+        let kept = tracker.knows(recentKey) ? nil : await handle.recentBoundary()
+        let first = tracker.claim(recentKey, uidNext: uidNext, kept: kept)
+        guard first < uidNext else { return }
+        recentUIDs.append(first...(uidNext - 1))
+        handle.keepRecentBoundary(uidNext)
     }
 }
 
@@ -383,7 +388,7 @@ final class IMAPConnection: @unchecked Sendable {
             name: storeName, handle: handle, isReadOnly: readOnly, uidValidity: snapshot.uidValidity,
             uidNext: snapshot.uidNext, highestModificationSequence: snapshot.highestModificationSequence,
             messages: snapshot.messages, recentUIDs: [], recentKey: recentKey)
-        mailbox.claimRecent(services.recent, uidNext: snapshot.uidNext)
+        await mailbox.claimRecent(services.recent, uidNext: snapshot.uidNext)
         selected = mailbox
         var keywords: [String] = []
         var seenKeywords = Set<String>()
@@ -474,7 +479,7 @@ final class IMAPConnection: @unchecked Sendable {
             untagged("\(index + 1) FETCH (FLAGS \(flags))")
         }
         let arrived = kept.count - (old.count - expunged.count)
-        if arrived > 0 { mailbox.claimRecent(services.recent, uidNext: snapshot.uidNext) }
+        if arrived > 0 { await mailbox.claimRecent(services.recent, uidNext: snapshot.uidNext) }
         // After EXPUNGE the client knows the new count (RFC 9051 §7.5.1); EXISTS only
         // for arrivals.
         if arrived > 0 {

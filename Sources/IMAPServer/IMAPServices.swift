@@ -70,19 +70,25 @@ public struct IMAPServices: Sendable {
 
 /// RFC 3501 \Recent: a message is recent in the first session that sees it. Kept in
 /// memory per mailbox as the UIDNEXT the last session to look at it saw (one Tsubame
-/// serves a data directory); after a restart, nothing is recent.
+/// serves a data directory), and by the store across restarts (`IMAPMailbox
+/// .recentBoundary`), which a mailbox's first claim since the start begins from.
 final class RecentTracker: Sendable {
     private let seen = Mutex<[String: UInt32]>([:])
 
     /// The lowest UID that is recent for the session asking (it is the first to see the
     /// messages from there up to `uidNext`), and records that everything below
     /// `uidNext` has been seen.
-    func claim(_ key: String, uidNext: UInt32) -> UInt32 {
+    func claim(_ key: String, uidNext: UInt32, kept: UInt32? = nil) -> UInt32 {
         seen.withLock { table in
-            let first = table[key] ?? uidNext
+            let first = table[key] ?? min(kept ?? uidNext, uidNext)
             table[key] = max(first, uidNext)
             if table.count > 100_000 { table = [key: uidNext] }
             return first
         }
+    }
+
+    /// Whether a session claimed in the mailbox since the start.
+    func knows(_ key: String) -> Bool {
+        seen.withLock { $0[key] != nil }
     }
 }

@@ -23,13 +23,17 @@ final class StructureCache: Sendable {
         /// client's listing asks for: Thunderbird, Apple Mail, K-9), at most
         /// `maximumHeaderFieldSets` sets.
         var headerFields: [String: [UInt8]] = [:]
+        /// The message's whole header section (SEARCH on header fields).
+        var header: [UInt8]?
 
         var cost: Int {
-            (envelope?.count ?? 0) + (bodyStructure?.count ?? 0) + (body?.count ?? 0)
+            (envelope?.count ?? 0) + (bodyStructure?.count ?? 0) + (body?.count ?? 0) + (header?.count ?? 0)
                 + headerFields.reduce(0) { $0 + $1.key.utf8.count + $1.value.count + 32 } + 96
         }
 
-        var isEmpty: Bool { envelope == nil && bodyStructure == nil && body == nil && headerFields.isEmpty }
+        var isEmpty: Bool {
+            envelope == nil && bodyStructure == nil && body == nil && headerFields.isEmpty && header == nil
+        }
     }
 
     /// Header field sets kept per message: a client asks for one or two; more would let
@@ -73,6 +77,7 @@ final class StructureCache: Sendable {
             if let envelope = computed.envelope { entry.envelope = envelope }
             if let bodyStructure = computed.bodyStructure { entry.bodyStructure = bodyStructure }
             if let body = computed.body { entry.body = body }
+            if let header = computed.header { entry.header = header }
             for (fields, bytes) in computed.headerFields
             where entry.headerFields[fields] != nil || entry.headerFields.count < Self.maximumHeaderFieldSets {
                 entry.headerFields[fields] = bytes

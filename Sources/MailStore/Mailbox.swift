@@ -327,12 +327,22 @@ public protocol IMAPMailbox: OpenMailbox {
     /// dropped for messages that are gone, and bounded per message (a store may keep
     /// only the first few names it is given).
     func keepDerivedFields(_ fields: [UInt32: [String: [UInt8]]])
+    /// IMAP4rev1 `\Recent` across restarts: the lowest UID no session has been told
+    /// about, as last kept (`keepRecentBoundary`); nil when the store keeps none (then
+    /// nothing that is already there counts as recent).
+    func recentBoundary() async -> UInt32?
+    /// Keeps the new boundary once a session was told of everything below `uid` (not
+    /// waited for; a crash may lose the last one, making a few messages recent again).
+    func keepRecentBoundary(_ uid: UInt32)
 }
 
 extension IMAPMailbox {
     /// A store that keeps no derived fields.
     public func derivedFields(uids: [UInt32]) async -> [UInt32: [String: [UInt8]]] { [:] }
     public func keepDerivedFields(_ fields: [UInt32: [String: [UInt8]]]) {}
+    /// A store that keeps no \Recent boundary.
+    public func recentBoundary() async -> UInt32? { nil }
+    public func keepRecentBoundary(_ uid: UInt32) {}
 }
 
 /// Wakes sessions waiting for changes to an account's mail (IMAP IDLE): deliveries and

@@ -112,7 +112,37 @@ enum IndexDatabase {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v5") { db in
+            // IMAP4rev1 \Recent across restarts: the lowest UID no session has been told
+            // about yet (Dovecot's first_recent_uid). NULL for mailboxes from before: none
+            // of their messages is recent after the upgrade.
+            try db.execute(sql: "ALTER TABLE mailboxes ADD COLUMN first_recent_uid INTEGER")
+        }
         return migrator
+    }
+
+    /// The mailbox's first recent UID, nil when none was ever recorded.
+    static func firstRecentUID(_ db: Database, mailbox mailboxID: Int64) throws -> UInt32? {
+        try Int64.fetchOne(db, sql: "SELECT first_recent_uid FROM mailboxes WHERE id = ?", arguments: [mailboxID])
+            .map { UInt32(truncatingIfNeeded: $0) }
+    }
+
+    /// Raises the mailbox's first recent UID to `uid`. Not synced on its own, like the
+    /// derived fields: losing it in a crash makes a few messages recent once more.
+    static func raiseFirstRecentUID(
+        _ database: DatabaseQueue, mailbox mailboxID: Int64, to uid: UInt32
+    ) throws(StoreError) {
+        do {
+            try database.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+                try db.execute(
+                    sql: "UPDATE mailboxes SET first_recent_uid = MAX(COALESCE(first_recent_uid, 0), ?) WHERE id = ?",
+                    arguments: [Int64(uid), mailboxID])
+            }
+        } catch {
+            throw StoreError(.temporary, "index: \(error)")
+        }
     }
 
     /// The derived fields of `uids` in mailbox `mailboxID`.
@@ -134,8 +164,8 @@ enum IndexDatabase {
         return result
     }
 
-    /// Derived fields kept per message (IMAP keeps up to 10: three kinds of structure in
-    /// two encodings, four header field sets).
+    /// Derived fields kept per message (IMAP keeps up to 11: three kinds of structure in
+    /// two encodings, four header field sets, the header section for SEARCH).
     static let maximumDerivedFields = 16
 
     /// Keeps derived fields of messages that have rows in mailbox `mailboxID` (the caller
@@ -228,7 +258,9 @@ enum IndexDatabase {
         _ db: Database, name: String, uidValidity: UInt32, uidNext: UInt32, highestModificationSequence: UInt64 = 1
     ) throws -> Int64 {
         try db.execute(
-            sql: "INSERT INTO mailboxes (name, uidvalidity, uidnext, highestmodseq) VALUES (?, ?, ?, ?)",
+            // A new mailbox row: every message in it (delivered before anyone opened it)
+            // is news to the first session.
+            sql: "INSERT INTO mailboxes (name, uidvalidity, uidnext, highestmodseq, first_recent_uid) VALUES (?, ?, ?, ?, 1)",
             arguments: [name, Int64(uidValidity), Int64(uidNext), Int64(highestModificationSequence)])
         return db.lastInsertedRowID
     }

@@ -577,6 +577,19 @@ final class MaildirFolder: @unchecked Sendable {
         }
     }
 
+    /// The first UID no IMAP session has been told about (`IMAPMailbox.recentBoundary`).
+    func recentBoundary() throws(StoreError) -> UInt32? {
+        guard !isDeleted else { return nil }
+        let mailboxID = try ensureRow()
+        return try IndexDatabase.read(database) { db in try IndexDatabase.firstRecentUID(db, mailbox: mailboxID) }
+    }
+
+    /// Raises it (`IMAPMailbox.keepRecentBoundary`).
+    func keepRecentBoundary(_ uid: UInt32) throws(StoreError) {
+        guard !isDeleted, let mailboxID else { return }
+        try IndexDatabase.raiseFirstRecentUID(database, mailbox: mailboxID, to: uid)
+    }
+
     /// Keeps derived fields of the messages that are still here (`keepDerivedFields`).
     func keepDerivedFields(_ fields: [UInt32: [String: [UInt8]]]) throws(StoreError) {
         guard !isDeleted, let mailboxID, isLoaded else { return }

@@ -304,6 +304,21 @@ final class MaildirMailbox: IMAPMailbox {
         }
     }
 
+    func recentBoundary() async -> UInt32? {
+        guard (try? checkOpen()) != nil else { return nil }
+        let folder = self.folder
+        return (try? await folder.run { () throws(StoreError) -> UInt32? in try folder.recentBoundary() }) ?? nil
+    }
+
+    func keepRecentBoundary(_ uid: UInt32) {
+        guard (try? checkOpen()) != nil else { return }
+        let folder = self.folder
+        folder.queue.async {
+            try? folder.keepRecentBoundary(uid)
+            folder.afterDetachedWork()
+        }
+    }
+
     func close() async {
         let wasOpen = isClosed.withLock { isClosed in
             defer { isClosed = true }

@@ -51,6 +51,26 @@ struct IMAPConcurrentSessionTests {
         #expect(await client.command("s1 SEARCH RECENT") == ["* SEARCH 1", "s1 OK SEARCH completed"])
     }
 
+    /// \Recent survives a restart: the store keeps where the last session's news ended,
+    /// so mail that came while the server was down is recent for the first session after
+    /// it (and only that mail, and only for that session).
+    @Test func recentAcrossARestart() async {
+        let client = await server.selected()
+        server.store.deliver(Messages.simple(), to: alice)
+        #expect(await client.command("n1 NOOP") == ["* 1 EXISTS", "* 1 RECENT", "n1 OK NOOP completed"])
+        _ = await client.command("l1 LOGOUT")
+        // Down; mail comes; up again, with nothing in memory.
+        server.store.deliver(Messages.simple(), to: alice)
+        let restarted = IMAPTestServer(sharing: server)
+        let first = await restarted.loggedIn()
+        let selected = await first.command("s1 SELECT INBOX")
+        #expect(selected.contains("* 2 EXISTS"))
+        #expect(selected.contains("* 1 RECENT"))
+        #expect(await first.command("s2 SEARCH RECENT") == ["* SEARCH 2", "s2 OK SEARCH completed"])
+        let second = await restarted.loggedIn()
+        #expect(await second.command("s3 SELECT INBOX").contains("* 0 RECENT"))
+    }
+
     @Test func otherSessionSeesFlagChangesAtNoop() async {
         let (a, b) = await twoSessions(messages: 2)
         _ = await a.command("s1 STORE 2 +FLAGS (\\Flagged)")

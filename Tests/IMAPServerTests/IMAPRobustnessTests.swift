@@ -241,6 +241,33 @@ struct IMAPStructureCacheTests {
         #expect(server.store.contentReads.withLock { $0 } == reads + 1)
     }
 
+    /// SEARCH on header fields reads each message once: the header section is kept (in
+    /// memory and by the store), so later searches on any header key — also after a
+    /// restart — read nothing; BODY and TEXT still read the messages.
+    @Test func headerSearchesReadEachMessageOnce() async {
+        server.store.deliver(Messages.simple(from: "dave@example.net", subject: "Budget"), to: TestAccounts.alice)
+        server.store.deliver(
+            Messages.simple(subject: "=?UTF-8?Q?R=C3=A9union?=", extraHeaders: "Date: Tue, 3 Nov 2026 10:00:00 +0000\n"),
+            to: TestAccounts.alice)
+        server.store.deliver(Messages.simple(subject: "Lunch", body: "budget talk"), to: TestAccounts.alice)
+        let client = await server.selected()
+        #expect(await client.command("s1 SEARCH FROM dave") == ["* SEARCH 1", "s1 OK SEARCH completed"])
+        #expect(server.store.contentReads.withLock { $0 } == 3)
+        #expect(await client.command("s2 SEARCH SUBJECT union") == ["* SEARCH 2", "s2 OK SEARCH completed"])
+        #expect(await client.command("s3 SEARCH OR HEADER Subject lunch SENTON 3-Nov-2026")
+            == ["* SEARCH 2 3", "s3 OK SEARCH completed"])
+        #expect(await client.command("s4 UID SEARCH NOT FROM carol") == ["* SEARCH 1", "s4 OK UID SEARCH completed"])
+        #expect(server.store.contentReads.withLock { $0 } == 3)
+        #expect(server.store.derived.withLock { $0.values.first?.values.allSatisfy { $0["header"] != nil } } == true)
+        // BODY needs the messages.
+        #expect(await client.command("s5 SEARCH BODY budget") == ["* SEARCH 3", "s5 OK SEARCH completed"])
+        #expect(server.store.contentReads.withLock { $0 } == 6)
+        // After a restart, from the store.
+        let again = await IMAPTestServer(sharing: server).selected()
+        #expect(await again.command("s6 SEARCH SUBJECT budget") == ["* SEARCH 1", "s6 OK SEARCH completed"])
+        #expect(server.store.contentReads.withLock { $0 } == 6)
+    }
+
     /// What one process computed, the store keeps: after a restart (a new server, same
     /// store, empty memory cache) the listing reads no message, and says the same. A
     /// UTF-8 client's encoding is kept apart.

@@ -13,6 +13,8 @@ import Synchronization
 final class InMemoryMailStore: MailboxFolders {
     /// Message contents read so far (tests of what is answered without reading).
     let contentReads = Mutex(0)
+    /// What `keepRecentBoundary` kept, by mailbox identity (none until a session kept one).
+    let recentBoundaries = Mutex<[UInt64: UInt32]>([:])
     /// What `keepDerivedFields` kept, by mailbox identity, UID and field name.
     let derived = Mutex<[UInt64: [UInt32: [String: [UInt8]]]]>([:])
     /// `takingNewMessages` of every open so far (plain `open(account:mailbox:)`: false).
@@ -358,6 +360,14 @@ struct InMemoryMailbox: IMAPMailbox {
     func derivedFields(uids: [UInt32]) async -> [UInt32: [String: [UInt8]]] {
         let kept = store.derived.withLock { $0[id] ?? [:] }
         return kept.filter { uids.contains($0.key) }
+    }
+
+    func recentBoundary() async -> UInt32? {
+        store.recentBoundaries.withLock { $0[id] }
+    }
+
+    func keepRecentBoundary(_ uid: UInt32) {
+        store.recentBoundaries.withLock { $0[id] = max($0[id] ?? 0, uid) }
     }
 
     func keepDerivedFields(_ fields: [UInt32: [String: [UInt8]]]) {

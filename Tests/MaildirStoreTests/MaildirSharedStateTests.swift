@@ -269,6 +269,30 @@ struct MaildirSharedStateTests: MaildirTestHelpers {
         await inbox.close()
     }
 
+    /// The \Recent boundary: 1 for a mailbox the index has just met (its messages are
+    /// news), raised and never lowered, kept across a restart.
+    @Test func recentBoundaryIsKeptAndOnlyRaised() async throws {
+        let root = try TemporaryRoot()
+        defer { root.remove() }
+        try await MaildirDelivery(root: root.path, hostname: "mx").deliver(message("one"), to: [alice])
+        let store = MaildirMailboxStore(root: root.path)
+        let mailbox = try imap(try await store.open(account: alice, mailbox: "INBOX"))
+        #expect(await mailbox.recentBoundary() == 1)
+        mailbox.keepRecentBoundary(2)
+        mailbox.keepRecentBoundary(1)
+        var kept: UInt32? = nil
+        for _ in 0..<250 where kept != 2 {
+            kept = await mailbox.recentBoundary()
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(kept == 2)
+        await mailbox.close()
+        try await Task.sleep(for: .milliseconds(100))
+        let restarted = try imap(try await MaildirMailboxStore(root: root.path).open(account: alice, mailbox: "INBOX"))
+        #expect(await restarted.recentBoundary() == 2)
+        await restarted.close()
+    }
+
     /// Polls `condition` until it holds or `seconds` pass.
     func eventually(seconds: Double = 5, _ condition: () -> Bool) async -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
