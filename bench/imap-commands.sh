@@ -36,6 +36,7 @@ COMMANDS=(
     '5|UID FETCH $LAST5 BODY.PEEK[]|'
     '5|UID SEARCH UNSEEN|'
     '1|UID SEARCH TEXT "alpha"|'
+    '5|UID SEARCH FROM "sender7"|'
     '5|STORE 1:10 +FLAGS (\Flagged)|STORE 1:10 -FLAGS (\Flagged)'
 )
 

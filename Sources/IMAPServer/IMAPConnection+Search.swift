@@ -45,9 +45,16 @@ extension IMAPConnection {
             var toRead = chunk[...]
             if headersOnly {
                 toRead = chunk.filter { position in
-                    guard let header = services.structures.entry(structureKey(mailbox, messages[position].uid))?.header
-                    else { return true }
-                    texts[position] = MessageText(MessageStructure(parsing: header))
+                    let key = structureKey(mailbox, messages[position].uid)
+                    guard let entry = services.structures.entry(key), let header = entry.header else { return true }
+                    if let fields = entry.searchFields {
+                        texts[position] = MessageText(header: header, fields: fields)
+                    } else {
+                        let structure = MessageStructure(parsing: header)
+                        let fields = SearchFields(structure)
+                        services.structures.store(key, StructureCache.Entry(searchFields: fields))
+                        texts[position] = MessageText(header: header, fields: fields)
+                    }
                     return false
                 }[...]
             }
@@ -67,7 +74,9 @@ extension IMAPConnection {
                     let structure = MessageStructure(parsing: IMAPWire.crlf(bytes))
                     texts[position] = MessageText(structure)
                     if headersOnly, let header = structure.contents(of: SectionSpecifier(kind: .header)) {
-                        services.structures.store(structureKey(mailbox, uids[offset]), StructureCache.Entry(header: header))
+                        services.structures.store(
+                            structureKey(mailbox, uids[offset]),
+                            StructureCache.Entry(header: header, searchFields: SearchFields(structure)))
                         derived[uids[offset]] = [Self.derivedHeaderName: header]
                     }
                 }
@@ -244,25 +253,59 @@ struct SearchContext {
 
     private func header(_ name: String, contains text: String, _ structure: MessageText?) -> Bool {
         guard let structure else { return false }
-        let values = structure.structure.decodedHeaderValues(named: name)
+        let values = structure.fields?.values(named: name) ?? structure.structure.decodedHeaderValues(named: name)
         // HEADER name "": every message that has the field (RFC 9051 §6.4.4).
         if text.isEmpty { return !values.isEmpty }
         return values.contains { TextSearch.containsCaseInsensitive($0, text) }
     }
 
     private func sentDate(_ structure: MessageText?) -> IMAPDate? {
-        guard let value = structure?.structure.decodedHeaderValues(named: "Date").first else { return nil }
+        guard let structure,
+            let value = (structure.fields?.values(named: "Date") ?? structure.structure.decodedHeaderValues(named: "Date")).first
+        else { return nil }
         return IMAPWire.sentDate(value)
     }
 }
 
-/// One message's text for SEARCH, decoded and folded at most once however many keys
-/// look at it.
-final class MessageText {
-    let structure: MessageStructure
+/// The header fields SEARCH keys name (FROM, TO, CC, BCC, SUBJECT, and Date for SENT*),
+/// decoded once per message and kept in memory with its header section: a repeated
+/// search matches them without parsing the header again.
+struct SearchFields: Sendable {
+    static let names = ["from", "to", "cc", "bcc", "subject", "date"]
+
+    /// Decoded values, by lower-cased field name.
+    let values: [String: [String]]
 
     init(_ structure: MessageStructure) {
-        self.structure = structure
+        var values: [String: [String]] = [:]
+        for name in Self.names { values[name] = structure.decodedHeaderValues(named: name) }
+        self.values = values
+    }
+
+    /// The decoded values of `name`, nil when it is not one of `names`.
+    func values(named name: String) -> [String]? {
+        values[name.lowercased()]
+    }
+
+    var cost: Int { values.values.reduce(0) { $0 + $1.reduce(16) { $0 + $1.utf8.count + 16 } } }
+}
+
+/// One message's text for SEARCH, decoded and folded at most once however many keys
+/// look at it. From a header section with its `SearchFields`, the header is parsed only
+/// if a key needs a field those do not hold.
+final class MessageText {
+    private let parse: () -> MessageStructure
+    lazy var structure: MessageStructure = parse()
+    let fields: SearchFields?
+
+    init(_ structure: MessageStructure) {
+        self.parse = { structure }
+        self.fields = nil
+    }
+
+    init(header: [UInt8], fields: SearchFields) {
+        self.parse = { MessageStructure(parsing: header) }
+        self.fields = fields
     }
 
     /// Every text part, decoded, lower-cased (BODY, TEXT).

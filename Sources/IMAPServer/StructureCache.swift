@@ -25,14 +25,18 @@ final class StructureCache: Sendable {
         var headerFields: [String: [UInt8]] = [:]
         /// The message's whole header section (SEARCH on header fields).
         var header: [UInt8]?
+        /// The fields SEARCH keys name, decoded from `header` (memory only).
+        var searchFields: SearchFields?
 
         var cost: Int {
             (envelope?.count ?? 0) + (bodyStructure?.count ?? 0) + (body?.count ?? 0) + (header?.count ?? 0)
+                + (searchFields?.cost ?? 0)
                 + headerFields.reduce(0) { $0 + $1.key.utf8.count + $1.value.count + 32 } + 96
         }
 
         var isEmpty: Bool {
             envelope == nil && bodyStructure == nil && body == nil && headerFields.isEmpty && header == nil
+                && searchFields == nil
         }
     }
 
@@ -78,6 +82,7 @@ final class StructureCache: Sendable {
             if let bodyStructure = computed.bodyStructure { entry.bodyStructure = bodyStructure }
             if let body = computed.body { entry.body = body }
             if let header = computed.header { entry.header = header }
+            if let searchFields = computed.searchFields { entry.searchFields = searchFields }
             for (fields, bytes) in computed.headerFields
             where entry.headerFields[fields] != nil || entry.headerFields.count < Self.maximumHeaderFieldSets {
                 entry.headerFields[fields] = bytes

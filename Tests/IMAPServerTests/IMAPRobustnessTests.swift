@@ -247,7 +247,8 @@ struct IMAPStructureCacheTests {
     @Test func headerSearchesReadEachMessageOnce() async {
         server.store.deliver(Messages.simple(from: "dave@example.net", subject: "Budget"), to: TestAccounts.alice)
         server.store.deliver(
-            Messages.simple(subject: "=?UTF-8?Q?R=C3=A9union?=", extraHeaders: "Date: Tue, 3 Nov 2026 10:00:00 +0000\n"),
+            Messages.simple(
+                subject: "=?UTF-8?Q?R=C3=A9union?=", extraHeaders: "Date: Tue, 3 Nov 2026 10:00:00 +0000\nX-Mailer: Zap\n"),
             to: TestAccounts.alice)
         server.store.deliver(Messages.simple(subject: "Lunch", body: "budget talk"), to: TestAccounts.alice)
         let client = await server.selected()
@@ -257,6 +258,8 @@ struct IMAPStructureCacheTests {
         #expect(await client.command("s3 SEARCH OR HEADER Subject lunch SENTON 3-Nov-2026")
             == ["* SEARCH 2 3", "s3 OK SEARCH completed"])
         #expect(await client.command("s4 UID SEARCH NOT FROM carol") == ["* SEARCH 1", "s4 OK UID SEARCH completed"])
+        // A field the decoded search fields do not hold: the kept header is parsed.
+        #expect(await client.command("s4b SEARCH HEADER X-Mailer zap") == ["* SEARCH 2", "s4b OK SEARCH completed"])
         #expect(server.store.contentReads.withLock { $0 } == 3)
         #expect(server.store.derived.withLock { $0.values.first?.values.allSatisfy { $0["header"] != nil } } == true)
         // BODY needs the messages.
