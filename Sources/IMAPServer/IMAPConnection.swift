@@ -383,7 +383,8 @@ final class IMAPConnection: @unchecked Sendable {
         } catch {
             return storeFailure(tag, error, "SELECT")
         }
-        let recentKey = account.canonical + "\u{0}" + storeName
+        // With UIDVALIDITY: a mailbox made again under the same name starts afresh.
+        let recentKey = account.canonical + "\u{0}" + storeName + "\u{0}" + String(snapshot.uidValidity)
         var mailbox = SelectedMailbox(
             name: storeName, handle: handle, isReadOnly: readOnly, uidValidity: snapshot.uidValidity,
             uidNext: snapshot.uidNext, highestModificationSequence: snapshot.highestModificationSequence,

@@ -48,9 +48,20 @@ final class StructureCache: Sendable {
 
     /// The key of `BODY[HEADER.FIELDS (names)]`: its answer depends only on the set of
     /// names, compared case-insensitively (RFC 9051 §6.4.5: the lines are in message
-    /// order whatever the list's order). Nil when too long to keep.
+    /// order whatever the list's order). Only names a header field can have (RFC 5322
+    /// ftext: printable ASCII without space or colon), upper-cased as ASCII — the way
+    /// fields are matched — and joined with a space, which no such name holds: two
+    /// different requests never share a key. Nil (not cached) for any other name, or
+    /// when too long to keep.
     static func headerFieldsKey(_ names: [String]) -> String? {
-        let key = Set(names.map { $0.uppercased() }).sorted().joined(separator: " ")
+        var upper: Set<String> = []
+        for name in names {
+            guard !name.isEmpty, name.utf8.allSatisfy({ $0 >= 33 && $0 <= 126 && $0 != UInt8(ascii: ":") }) else {
+                return nil
+            }
+            upper.insert(String(decoding: name.utf8.map { $0 >= 97 && $0 <= 122 ? $0 - 32 : $0 }, as: UTF8.self))
+        }
+        let key = upper.sorted().joined(separator: " ")
         return key.utf8.count <= maximumHeaderFieldsKeyLength ? key : nil
     }
 

@@ -1,10 +1,9 @@
-import Glibc
 import MailStore
 import Synchronization
 
 /// What LIST reads from an account's index — special uses and subscriptions, once the
 /// default mailboxes exist — and its folder list, kept in memory so that a LIST of an
-/// unchanged account reads neither the index nor the directory (one `lstat`).
+/// unchanged account reads no index and looks into no folder (one directory read).
 ///
 /// Only this process writes those tables, and only in structure changes, which run on
 /// the account's structure queue like LIST itself; each change drops the account's entry
@@ -14,15 +13,14 @@ final class AccountStructureCache: Sendable {
     struct State: Sendable {
         var specialUses: [String: String]
         var subscriptions: [String]
-        /// The folders of the account directory as last read, once its time was old
-        /// enough to trust.
+        /// The folders of the account directory as last read.
         var folders: FolderList?
     }
 
-    /// The dot entries of an account directory that name mailboxes: the folders, and the
-    /// candidates (not folders when read: no `cur/` yet), with the directory's time then.
+    /// The `.` entries of an account directory as last read (sorted), and those that name
+    /// mailboxes: the folders, and the candidates (not folders when read: no `cur/` yet).
     struct FolderList: Sendable {
-        var time: timespec
+        var entries: [String]
         var folders: [(entry: String, name: String)]
         var candidates: [(entry: String, name: String)]
     }

@@ -100,23 +100,24 @@ extension MaildirMailboxStore {
     /// names decode (`MaildirFolderName.mailboxName(forDirectory:)`) and that hold `cur/`,
     /// whoever made them.
     ///
-    /// While the account directory's time is what the last read saw (and old enough to
-    /// trust, as for `new/` and `cur/`), no folder came or went by name: the folders read
-    /// then are listed again, and only the entries that were not folders yet (a
-    /// `.Name` whose `cur/` another program had still to make) are looked at. A folder
-    /// whose `cur/` someone removed behind our back stays listed until the directory
-    /// changes; opening it checks again. On the account's structure queue.
+    /// The directory is read each time (one `getdents`); while its `.` entries are the
+    /// ones the last read saw, no folder came or went by name: the folders found then
+    /// are listed again without looking into each, and only the entries that were not
+    /// folders yet (a `.Name` whose `cur/` another program had still to make) are looked
+    /// at. A folder whose `cur/` someone removed behind our back stays listed until the
+    /// entries change; opening it checks again. (Keyed on the entries, not on the
+    /// directory's time: the index's `-wal` and `-shm` files come and go in the same
+    /// directory.) On the account's structure queue.
     private func folderNames(
         _ accountDirectory: String, cached: AccountStructureCache.FolderList?
     ) throws(StoreError) -> [String] {
-        var information = stat()
-        let time = lstat(accountDirectory, &information) == 0 ? information.st_mtim : nil
-        if let cached, let time, MailboxStateCache.Times.same(cached.time, time) {
+        let entries = try disk({ () throws(DiskIOError) in try Self.dotEntries(accountDirectory) }).sorted()
+        if let cached, cached.entries == entries {
             return cached.folders.map(\.name)
                 + cached.candidates.filter { MaildirFolder.isFolder(accountDirectory + "/" + $0.entry) }.map(\.name)
         }
-        var list = AccountStructureCache.FolderList(time: time ?? timespec(), folders: [], candidates: [])
-        for entry in try disk({ () throws(DiskIOError) in try Self.dotEntries(accountDirectory) }) {
+        var list = AccountStructureCache.FolderList(entries: entries, folders: [], candidates: [])
+        for entry in entries {
             guard let name = MaildirFolderName.mailboxName(forDirectory: entry) else { continue }
             if MaildirFolder.isFolder(accountDirectory + "/" + entry) {
                 list.folders.append((entry, name))
@@ -124,7 +125,7 @@ extension MaildirMailboxStore {
                 list.candidates.append((entry, name))
             }
         }
-        if let time, MailboxStateCache.isSettled(time) { structures.setFolders(of: accountDirectory, list) }
+        structures.setFolders(of: accountDirectory, list)
         return list.folders.map(\.name)
     }
 

@@ -71,6 +71,22 @@ struct IMAPConcurrentSessionTests {
         #expect(await second.command("s3 SELECT INBOX").contains("* 0 RECENT"))
     }
 
+    /// A mailbox made again under the same name (new UIDVALIDITY) starts its \Recent
+    /// afresh: its first messages are recent, whatever the old one's UIDs reached.
+    @Test func recentStartsAfreshInAMailboxMadeAgain() async {
+        let client = await server.loggedIn()
+        _ = await client.command("c1 CREATE Work")
+        _ = await client.command("s1 SELECT Work")
+        for _ in 0..<3 { server.store.deliver(Messages.simple(), to: alice, mailbox: "Work") }
+        #expect(await client.command("n1 NOOP").contains("* 3 RECENT"))
+        _ = await client.command("u1 UNSELECT")
+        _ = await client.command("d1 DELETE Work")
+        _ = await client.command("c2 CREATE Work")
+        _ = await client.command("s2 SELECT Work")
+        server.store.deliver(Messages.simple(), to: alice, mailbox: "Work")
+        #expect(await client.command("n2 NOOP") == ["* 1 EXISTS", "* 1 RECENT", "n2 OK NOOP completed"])
+    }
+
     @Test func otherSessionSeesFlagChangesAtNoop() async {
         let (a, b) = await twoSessions(messages: 2)
         _ = await a.command("s1 STORE 2 +FLAGS (\\Flagged)")

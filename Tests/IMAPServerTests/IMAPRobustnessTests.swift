@@ -225,6 +225,14 @@ struct IMAPStructureCacheTests {
         let fourth = await again.command("f6 \(listing)")
         #expect(server.store.contentReads.withLock { $0 } == 4)
         #expect(Array(fourth.dropLast()) == Array(first.dropLast()))
+        // A quoted name with a space is no field name (the parser refuses it); the cache
+        // key could not tell it from the set (FROM SUBJECT) anyway.
+        let quoted = await client.command("q1 UID FETCH 1 (BODY.PEEK[HEADER.FIELDS (\"From Subject\")])")
+        #expect(quoted == ["q1 BAD Invalid header field name"])
+        #expect(StructureCache.headerFieldsKey(["From", "subject"]) == StructureCache.headerFieldsKey(["SUBJECT", "from", "From"]))
+        #expect(StructureCache.headerFieldsKey(["From Subject"]) == nil)
+        #expect(StructureCache.headerFieldsKey(["ß"]) == nil)
+        #expect(StructureCache.headerFieldsKey(["X:Y"]) == nil)
         // Not cached: HEADER.FIELDS.NOT.
         _ = await client.command("f7 UID FETCH 1 (BODY.PEEK[HEADER.FIELDS.NOT (SUBJECT)])")
         _ = await client.command("f8 UID FETCH 1 (BODY.PEEK[HEADER.FIELDS.NOT (SUBJECT)])")
