@@ -1,6 +1,10 @@
 import MailStore
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What LIST reads from an account's index — special uses and subscriptions, once the
 /// default mailboxes exist — and its folder list, kept in memory so that a LIST of an
 /// unchanged account reads no index and looks into no folder (one directory read).
@@ -20,6 +24,8 @@ final class AccountStructureCache: Sendable {
     /// The `.` entries of an account directory as last read (sorted), and those that name
     /// mailboxes: the folders, and the candidates (not folders when read: no `cur/` yet).
     struct FolderList: Sendable {
+        /// The directory's time when `entries` were read, if old enough to trust.
+        var time: timespec?
         var entries: [String]
         var folders: [(entry: String, name: String)]
         var candidates: [(entry: String, name: String)]

@@ -108,15 +108,30 @@ extension MaildirMailboxStore {
     /// entries change; opening it checks again. (Keyed on the entries, not on the
     /// directory's time: the index's `-wal` and `-shm` files come and go in the same
     /// directory.) On the account's structure queue.
+    ///
+    /// Before even that: while the directory's time is what the last read saw (and old
+    /// enough to trust, as for `new/` and `cur/`), its entries cannot have changed, and it
+    /// is not read at all (one `lstat`).
     private func folderNames(
         _ accountDirectory: String, cached: AccountStructureCache.FolderList?
     ) throws(StoreError) -> [String] {
-        let entries = try disk({ () throws(DiskIOError) in try Self.dotEntries(accountDirectory) }).sorted()
-        if let cached, cached.entries == entries {
-            return cached.folders.map(\.name)
-                + cached.candidates.filter { MaildirFolder.isFolder(accountDirectory + "/" + $0.entry) }.map(\.name)
+        func listed(_ list: AccountStructureCache.FolderList) -> [String] {
+            list.folders.map(\.name)
+                + list.candidates.filter { MaildirFolder.isFolder(accountDirectory + "/" + $0.entry) }.map(\.name)
         }
-        var list = AccountStructureCache.FolderList(entries: entries, folders: [], candidates: [])
+        var information = stat()
+        let time = lstat(accountDirectory, &information) == 0 ? information.st_mtim : nil
+        let trusted = time.flatMap { MailboxStateCache.isSettled($0) ? $0 : nil }
+        if let cached, let trusted, let cachedTime = cached.time, MailboxStateCache.Times.same(cachedTime, trusted) {
+            return listed(cached)
+        }
+        let entries = try disk({ () throws(DiskIOError) in try Self.dotEntries(accountDirectory) }).sorted()
+        if var cached, cached.entries == entries {
+            cached.time = trusted
+            structures.setFolders(of: accountDirectory, cached)
+            return listed(cached)
+        }
+        var list = AccountStructureCache.FolderList(time: trusted, entries: entries, folders: [], candidates: [])
         for entry in entries {
             guard let name = MaildirFolderName.mailboxName(forDirectory: entry) else { continue }
             if MaildirFolder.isFolder(accountDirectory + "/" + entry) {

@@ -143,6 +143,19 @@ struct MaildirSharedStateTests: MaildirTestHelpers {
             _ = unlink(maildir + "/" + name)
         }
         #expect(try await names().contains("Half"))
+        // While the directory's time is old enough to trust and unchanged, it is not
+        // read at all: a folder slipped in without moving the time stays unseen (what the
+        // cache saves is that read), and is found once the time moves.
+        let past = time(nil) - 600
+        setTime(maildir, past)
+        _ = try await names()
+        _ = try await names()
+        try DiskIO.makeDirectory(maildir + "/.Sneaky")
+        try DiskIO.makeDirectory(maildir + "/.Sneaky/cur")
+        setTime(maildir, past)
+        #expect(try await !names().contains("Sneaky"))
+        setTime(maildir, past + 1)
+        #expect(try await names().contains("Sneaky"))
         // Our own changes.
         try await store.create(account: alice, mailbox: "Mine", specialUse: nil)
         #expect(try await names().contains("Mine"))
