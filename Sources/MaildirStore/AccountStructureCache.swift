@@ -17,6 +17,9 @@ final class AccountStructureCache: Sendable {
     struct State: Sendable {
         var specialUses: [String: String]
         var subscriptions: [String]
+        /// The index file these were read from: another file at its path (an operator
+        /// replaced it) is read again.
+        var index: IndexConnections.FileIdentity?
         /// The folders of the account directory as last read.
         var folders: FolderList?
     }
@@ -41,8 +44,10 @@ final class AccountStructureCache: Sendable {
     /// The account's state, read with `load` when not cached. Call on the account's
     /// structure queue.
     func state(of accountDirectory: String, load: () throws(StoreError) -> State) throws(StoreError) -> State {
-        if let state = states.withLock({ $0[accountDirectory] }) { return state }
-        let state = try load()
+        let index = IndexConnections.FileIdentity.of(accountDirectory + "/" + IndexDatabase.fileName)
+        if let state = states.withLock({ $0[accountDirectory] }), state.index == index, index != nil { return state }
+        var state = try load()
+        state.index = IndexConnections.FileIdentity.of(accountDirectory + "/" + IndexDatabase.fileName)
         states.withLock { states in
             if states.count >= limit { states.removeAll(keepingCapacity: true) }
             states[accountDirectory] = state

@@ -175,9 +175,9 @@ final class MaildirFolder: @unchecked Sendable {
     /// Lets go of the account's index (`IndexConnections` closes it once no folder or
     /// structure change of the account has used it for a moment).
     func releaseDatabase() {
-        guard openDatabase != nil else { return }
+        guard let database = openDatabase else { return }
         openDatabase = nil
-        indexes.release(accountDirectory)
+        indexes.release(accountDirectory, database)
     }
 
 

@@ -33,12 +33,12 @@ struct MaildirSharedStateTests: MaildirTestHelpers {
         let other = try connections.acquire(bobDirectory)
         #expect(other !== first)
         #expect(connections.openCount == 2)
-        connections.release(aliceDirectory)
-        connections.release(bobDirectory)
+        connections.release(aliceDirectory, first)
+        connections.release(bobDirectory, other)
         // One user left: alice's stays open past the linger; bob's closes.
         #expect(await eventually { connections.openCount == 1 })
         try #expect(IndexDatabase.read(first) { db in try IndexDatabase.isInitialised(db) } == false)
-        connections.release(aliceDirectory)
+        connections.release(aliceDirectory, second)
         #expect(await eventually { connections.openCount == 0 })
         // Opened again on demand, with what was written before.
         try connections.with(aliceDirectory) { database throws(StoreError) in
@@ -48,6 +48,30 @@ struct MaildirSharedStateTests: MaildirTestHelpers {
         try connections.with(aliceDirectory) { database throws(StoreError) in
             #expect(try IndexDatabase.read(database) { db in try IndexDatabase.isInitialised(db) })
         }
+    }
+
+    /// An index moved away (or replaced) while its connection is open is not written
+    /// through that connection again: the file at the index's path is opened, and the old
+    /// connection closes when its last user lets go. LIST reads the new index too.
+    @Test func anIndexReplacedBehindOurBackIsOpenedAgain() async throws {
+        let root = try TemporaryRoot()
+        defer { root.remove() }
+        let store = MaildirMailboxStore(root: root.path)
+        try await store.setSubscribed(account: alice, mailbox: "Old", subscribed: true)
+        #expect(try await store.mailboxes(account: alice).contains { $0.name == "Old" })
+        let maildir = MaildirLayout.maildir(root: root.path, address: alice)
+        let path = maildir + "/" + IndexDatabase.fileName
+        let held = try store.indexes.acquire(maildir)
+        // An operator moves the index away; a fresh one takes its place.
+        try DiskIO.move(path, maildir + "/moved-away.sqlite")
+        let fresh = try store.indexes.acquire(maildir)
+        #expect(fresh !== held)
+        #expect(store.indexes.openCount == 2)
+        store.indexes.release(maildir, held)
+        store.indexes.release(maildir, fresh)
+        #expect(await eventually { store.indexes.openCount == 0 })
+        // LIST: the new index has no subscription to "Old".
+        #expect(try await !store.mailboxes(account: alice).contains { $0.name == "Old" })
     }
 
     @Test func foldersAndListOfAnAccountShareOneConnection() async throws {
