@@ -47,7 +47,8 @@ final class AccountStructureCache: Sendable {
         let index = IndexConnections.FileIdentity.of(accountDirectory + "/" + IndexDatabase.fileName)
         if let state = states.withLock({ $0[accountDirectory] }), state.index == index, index != nil { return state }
         var state = try load()
-        state.index = IndexConnections.FileIdentity.of(accountDirectory + "/" + IndexDatabase.fileName)
+        // The load makes the index when there was none yet.
+        state.index = index ?? IndexConnections.FileIdentity.of(accountDirectory + "/" + IndexDatabase.fileName)
         states.withLock { states in
             if states.count >= limit { states.removeAll(keepingCapacity: true) }
             states[accountDirectory] = state

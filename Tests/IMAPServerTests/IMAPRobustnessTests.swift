@@ -233,6 +233,10 @@ struct IMAPStructureCacheTests {
         #expect(StructureCache.headerFieldsKey(["From Subject"]) == nil)
         #expect(StructureCache.headerFieldsKey(["ß"]) == nil)
         #expect(StructureCache.headerFieldsKey(["X:Y"]) == nil)
+        // Over the key length limit: answered, not cached.
+        let long = (0..<200).map { "X-FIELD-\($0)" }
+        #expect(StructureCache.headerFieldsKey(long) == nil)
+        #expect(StructureCache.headerFieldsKey(Array(long.prefix(10))) != nil)
         // Not cached: HEADER.FIELDS.NOT.
         _ = await client.command("f7 UID FETCH 1 (BODY.PEEK[HEADER.FIELDS.NOT (SUBJECT)])")
         _ = await client.command("f8 UID FETCH 1 (BODY.PEEK[HEADER.FIELDS.NOT (SUBJECT)])")

@@ -187,6 +187,17 @@ struct MaildirSharedStateTests: MaildirTestHelpers {
         #expect(try await !names().contains("Mine"))
     }
 
+    /// The LIST cache is bounded: past `limit` accounts it starts again.
+    @Test func theListCacheIsBounded() throws {
+        let cache = AccountStructureCache(limit: 2)
+        for account in ["/a", "/b", "/c"] {
+            _ = try cache.state(of: account) { () throws(StoreError) in
+                AccountStructureCache.State(specialUses: [:], subscriptions: [])
+            }
+        }
+        #expect(cache.count == 1)
+    }
+
     // MARK: - Refresh without a trip to the queue
 
     @Test func anUnchangedFolderRefreshesWithoutItsQueue() async throws {
